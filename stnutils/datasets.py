@@ -1,0 +1,366 @@
+"""Noisy-MNIST datasets generated on the fly, deterministic per (seed, index).
+
+Sample ``k`` of a dataset with seed ``s`` is a pure function of ``(s, k)`` and the
+constructor arguments: the same whatever the batch it is drawn in, the DataLoader workers,
+the order of access, or the device (CPU and CUDA agree to float tolerance).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+from typing import Iterator, Optional, Sequence, Tuple, Union
+
+import torch
+
+from . import rng
+from ._validate import check_range
+from .mnist import load_mnist, resolve_data_root
+from .motioncloud import motioncloud_pairs
+from .scenes import (
+    DIGIT_SIZE,
+    apply_contrast,
+    apply_disc_mask,
+    background_from_cloud,
+    composite_digits_,
+    polar_offsets,
+    shift_digits,
+)
+
+__all__ = ["NoisyMNIST28", "NoisyMNIST128", "iterate_batches"]
+
+Contrast = Union[float, Tuple[float, float]]
+Batch = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+# stream ids: one independent random number per (sample, purpose)
+_S_RADIUS, _S_DIRECTION, _S_CONTRAST, _S_SHIFT_I, _S_SHIFT_J = 1, 3, 4, 5, 7
+
+
+def _check_contrast(contrast: Contrast) -> Tuple[float, float]:
+    if isinstance(contrast, (tuple, list)):
+        if len(contrast) != 2:
+            raise ValueError(f"contrast must be a number or a (c_min, c_max) pair, got {contrast!r}")
+        lo, hi = contrast
+        check_range("contrast c_min", lo, 0, 1, low_open=True)
+        check_range("contrast c_max", hi, 0, 1, low_open=True)
+        if lo > hi:
+            raise ValueError(f"contrast must have c_min <= c_max, got {contrast!r}")
+        return float(lo), float(hi)
+    check_range("contrast", contrast, 0, 1, low_open=True)
+    return float(contrast), float(contrast)
+
+
+def _check_offset(offset, limit: int, name: str = "offset") -> Optional[Tuple[int, int]]:
+    if offset is None:
+        return None
+    if len(offset) != 2:
+        raise ValueError(f"{name} must be an (i, j) pair of integers, got {offset!r}")
+    for axis, v in zip("ij", offset):
+        if int(v) != v:
+            raise ValueError(f"{name} {axis} must be an integer, got {v!r}")
+        check_range(f"{name} {axis}", v, -limit, limit)
+    return int(offset[0]), int(offset[1])
+
+
+class _NoisyMNIST(torch.utils.data.Dataset):
+    """Shared machinery: MNIST source, seeds, contrast, background, batching."""
+
+    size: int
+
+    def __init__(self, root, train, seed, contrast, noise, sf_0, B_sf, mask, length, device, download):
+        self.root = resolve_data_root(root)[0]
+        self.train = bool(train)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ValueError(f"seed must be an integer, got {seed!r}")
+        self.seed = seed
+        self.contrast = _check_contrast(contrast)
+        self.noise = float(check_range("noise", noise, 0, 1))
+        self.sf_0 = float(check_range("sf_0", sf_0, 0, 0.5, low_open=True))
+        self.B_sf = float(check_range("B_sf", B_sf, 0, None, low_open=True))
+        self.mask = bool(mask)
+        self.device = torch.device(device)
+        digits, labels = load_mnist(root, train=train, download=download)
+        self._digits = digits.to(self.device)
+        self._labels = labels.to(self.device)
+        if length is None:
+            length = len(labels)
+        if not isinstance(length, int) or length < 1:
+            raise ValueError(f"length must be a positive integer, got {length!r}")
+        self.length = length
+
+    # --- what the subclasses define -------------------------------------------------------
+    def _offsets(self, keys: torch.Tensor) -> torch.Tensor:  # (B, 2) int64
+        raise NotImplementedError
+
+    def _digit_layer(self, digits: torch.Tensor, offsets: torch.Tensor):
+        """Return (layer (B, h, w), top (B,), left (B,), frame_larger_than_layer)."""
+        raise NotImplementedError
+
+    # --- generation -----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.length
+
+    def _check_indices(self, index: torch.Tensor) -> torch.Tensor:
+        index = torch.as_tensor(index, dtype=torch.int64).reshape(-1)
+        if index.numel() and (int(index.min()) < -self.length or int(index.max()) >= self.length):
+            raise IndexError(f"index out of range for a dataset of length {self.length}")
+        return torch.where(index < 0, index + self.length, index)
+
+    def batch(self, indices: Union[Sequence[int], torch.Tensor]) -> Batch:
+        """Generate samples ``indices`` at once on ``self.device``.
+
+        Returns:
+            images ``(B, 1, S, S)`` float32 in [0, 1], labels ``(B,)`` int64 and offsets
+            ``(B, 2)`` int64 (row, column displacement of the digit from the centre).
+        """
+        index = self._check_indices(indices).to(self.device)
+        keys = rng.sample_keys(self.seed, index)
+        source = index % len(self._labels)
+        offsets = self._offsets(keys)
+        lo, hi = self.contrast
+        if hi > lo:
+            c = lo + (hi - lo) * rng.uniform(keys, _S_CONTRAST)
+        else:
+            c = torch.full(index.shape, lo, dtype=torch.float64, device=self.device)
+        layer, top, left, floor_zero = self._digit_layer(self._digits[source].to(torch.float32), offsets)
+        digit = apply_contrast(layer, c, floor_zero=floor_zero)
+        images = torch.empty(len(index), 1, self.size, self.size, device=self.device)
+        # Render chunk by chunk so that every pass over a scene happens while it is in cache.
+        step = self._CHUNK if self.device.type == "cpu" else max(len(index), 1)
+        for a in range(0, len(index), step):
+            b = min(a + step, len(index))
+            scene = images[a:b, 0]
+            if self.noise > 0:
+                self._clouds_into(index[a:b], scene)
+                background_from_cloud(scene, self.noise)
+            else:
+                scene.fill_(0.5)
+            composite_digits_(scene, digit[a:b], top[a:b], left[a:b])
+            if self.mask:
+                apply_disc_mask(scene)
+        return images, self._labels[source], offsets
+
+    _CHUNK = 32
+
+    def _clouds_into(self, index: torch.Tensor, scene: torch.Tensor) -> None:
+        """Write the clouds of ``index`` into ``scene`` ``(b, S, S)``.
+
+        Samples 2p and 2p+1 are the real and imaginary parts of pair p's complex FFT.
+        """
+        pair, part = index // 2, index % 2
+        b, s = len(index), self.size
+        kwargs = dict(sf_0=self.sf_0, B_sf=self.B_sf, chunk=None)
+        aligned = b % 2 == 0 and bool((part[0::2] == 0).all()) and bool((index[1::2] == index[0::2] + 1).all())
+        if aligned:  # the common case (iterate_batches): no waste, no copy
+            motioncloud_pairs(rng.sample_keys(self.seed, pair[0::2]), s, out=scene.view(b // 2, 2, s, s), **kwargs)
+        else:
+            unique, where = torch.unique(pair, return_inverse=True)
+            clouds = motioncloud_pairs(rng.sample_keys(self.seed, unique), s, **kwargs)
+            scene.copy_(clouds[where, part])
+
+    def __getitem__(self, k: int) -> Batch:
+        images, labels, offsets = self.batch([k])
+        return images[0], labels[0], offsets[0]
+
+    def __getitems__(self, indices: Sequence[int]):
+        # DataLoader's batched fetch: one vectorised generation per batch
+        images, labels, offsets = self.batch(indices)
+        return list(zip(images, labels, offsets))
+
+    def with_seed(self, seed: int) -> "_NoisyMNIST":
+        """A copy drawing from another seed (e.g. one per epoch), sharing the MNIST tensors."""
+        other = copy.copy(self)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ValueError(f"seed must be an integer, got {seed!r}")
+        other.seed = seed
+        return other
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [
+            f"Number of datapoints: {self.length}",
+            f"Root location: {self.root}",
+            f"Split: {'Train' if self.train else 'Test'}",
+            f"Seed: {self.seed}",
+            f"Size: {self.size}x{self.size}",
+            f"Contrast: {self.contrast[0]:g}" if self.contrast[0] == self.contrast[1]
+            else f"Contrast: uniform in [{self.contrast[0]:g}, {self.contrast[1]:g}]",
+            f"Noise: {self.noise:g} (MotionCloud sf_0={self.sf_0:g}, B_sf={self.B_sf:g})",
+            f"Mask: {self.mask}",
+            f"Device: {self.device}",
+        ] + [line for line in self.extra_repr().splitlines() if line]
+        return f"{type(self).__name__}\n" + "\n".join("    " + line for line in lines)
+
+
+class NoisyMNIST28(_NoisyMNIST):
+    """The "What" task: a 28x28 digit shifted inside its own frame, over a MotionCloud.
+
+    Args:
+        root: folder holding ``MNIST/raw`` (default: ``$STNUTILS_DATA``, else ``./data``).
+        train: training split (60,000 digits) or test split (10,000).
+        seed: the dataset seed; sample ``k`` depends only on ``(seed, k)``.
+        shift_std: std of the integer shifts ``i, j ~ N(0, shift_std)``, pixels, >= 0.
+        shift_max: shifts are clipped to ``±shift_max``, in [0, 27].
+        offset: a fixed ``(i, j)`` shift instead of random ones, each in [-27, 27].
+        contrast: a fixed contrast in (0, 1] or a ``(c_min, c_max)`` range drawn uniformly.
+        noise: background amplitude around 0.5, in [0, 1].
+        sf_0, B_sf: MotionCloud central frequency (cycles/pixel) and bandwidth.
+        mask: apply the circular mask (off for this task by default).
+        length: number of samples (default: the split's size; index k uses digit k mod N).
+        device: where the samples are generated.
+        download: allow torchvision to download MNIST (default: only into ``./data``).
+
+    Example:
+        >>> ds = NoisyMNIST28(shift_std=2)   # doctest: +SKIP
+        >>> image, label, offset = ds[0]     # doctest: +SKIP
+    """
+
+    size = DIGIT_SIZE
+
+    def __init__(
+        self,
+        root: Optional[Union[str, os.PathLike]] = None,
+        train: bool = True,
+        *,
+        seed: int = 0,
+        shift_std: float = 0.0,
+        shift_max: int = 25,
+        offset: Optional[Tuple[int, int]] = None,
+        contrast: Contrast = (0.3, 0.7),
+        noise: float = 0.75,
+        sf_0: float = 0.1,
+        B_sf: float = 0.1,
+        mask: bool = False,
+        length: Optional[int] = None,
+        device: Union[str, torch.device] = "cpu",
+        download: Optional[bool] = None,
+    ):
+        self.shift_std = float(check_range("shift_std", shift_std, 0, None))
+        self.shift_max = int(check_range("shift_max", shift_max, 0, DIGIT_SIZE - 1))
+        self.offset = _check_offset(offset, DIGIT_SIZE - 1)
+        super().__init__(root, train, seed, contrast, noise, sf_0, B_sf, mask, length, device, download)
+
+    def _offsets(self, keys):
+        b = keys.shape[0]
+        if self.offset is not None:
+            return torch.tensor(self.offset, device=keys.device).expand(b, 2).clone()
+        shifts = torch.stack([rng.normal(keys, _S_SHIFT_I), rng.normal(keys, _S_SHIFT_J)], dim=1)
+        shifts = (shifts * self.shift_std).clamp(-self.shift_max, self.shift_max)
+        return torch.trunc(shifts).to(torch.int64)
+
+    def _digit_layer(self, digits, offsets):
+        zeros = torch.zeros(len(digits), dtype=torch.int64, device=digits.device)
+        return shift_digits(digits, offsets), zeros, zeros, False
+
+    def extra_repr(self) -> str:
+        if self.offset is not None:
+            return f"Shift: fixed (i, j) = {self.offset}"
+        return f"Shift: N(0, {self.shift_std:g}) clipped to ±{self.shift_max}"
+
+
+class NoisyMNIST128(_NoisyMNIST):
+    """The "Where" task: a digit at some eccentricity in a 128x128 MotionCloud scene.
+
+    By default the eccentricity is ``r = |N(0, eccentricity_std)|`` clipped to
+    ``eccentricity_max``, the direction uniform in [0, 2π), and the offsets
+    ``(i, j) = (int(r cos a), int(r sin a))``. ``radius`` and/or ``direction`` fix either
+    one; ``offset`` fixes ``(i, j)`` directly.
+
+    Args:
+        root, train, seed, contrast, noise, sf_0, B_sf, length, device, download:
+            as for :class:`NoisyMNIST28`.
+        size: side of the scene in pixels (even, >= 28).
+        eccentricity_std: std of the eccentricity, pixels, >= 0.
+        eccentricity_max: clip of the eccentricity, pixels, in [0, (size - 28) / 2].
+        radius: a fixed eccentricity (pixels) in [0, (size - 28) / 2].
+        direction: a fixed direction (radians, 0 = down the rows, π/2 = right).
+        offset: a fixed ``(i, j)``, each in [-(size - 28) / 2, (size - 28) / 2].
+        mask: apply the circular mask (on by default).
+    """
+
+    def __init__(
+        self,
+        root: Optional[Union[str, os.PathLike]] = None,
+        train: bool = True,
+        *,
+        seed: int = 0,
+        size: int = 128,
+        eccentricity_std: float = 15.0,
+        eccentricity_max: float = 40.0,
+        radius: Optional[float] = None,
+        direction: Optional[float] = None,
+        offset: Optional[Tuple[int, int]] = None,
+        contrast: Contrast = (0.3, 0.7),
+        noise: float = 0.75,
+        sf_0: float = 0.1,
+        B_sf: float = 0.1,
+        mask: bool = True,
+        length: Optional[int] = None,
+        device: Union[str, torch.device] = "cpu",
+        download: Optional[bool] = None,
+    ):
+        if isinstance(size, bool) or not isinstance(size, int) or size < DIGIT_SIZE or size % 2:
+            raise ValueError(f"size must be an even integer >= {DIGIT_SIZE}, got {size!r}")
+        self.size = size
+        reach = (size - DIGIT_SIZE) // 2
+        self.eccentricity_std = float(check_range("eccentricity_std", eccentricity_std, 0, None))
+        self.eccentricity_max = float(check_range("eccentricity_max", eccentricity_max, 0, reach))
+        self.radius = None if radius is None else float(check_range("radius", radius, 0, reach))
+        self.direction = None if direction is None else float(check_range("direction", direction, -math.inf, math.inf))
+        self.offset = _check_offset(offset, reach)
+        super().__init__(root, train, seed, contrast, noise, sf_0, B_sf, mask, length, device, download)
+
+    def _offsets(self, keys):
+        b = keys.shape[0]
+        if self.offset is not None:
+            return torch.tensor(self.offset, device=keys.device).expand(b, 2).clone()
+        if self.radius is not None:
+            radius = torch.full((b,), self.radius, dtype=torch.float64, device=keys.device)
+        else:
+            radius = (rng.normal(keys, _S_RADIUS).abs() * self.eccentricity_std).clamp_max(self.eccentricity_max)
+        if self.direction is not None:
+            direction = torch.full((b,), self.direction, dtype=torch.float64, device=keys.device)
+        else:
+            direction = 2 * math.pi * rng.uniform(keys, _S_DIRECTION)
+        return polar_offsets(radius, direction)
+
+    def _digit_layer(self, digits, offsets):
+        centre = (self.size - DIGIT_SIZE) // 2
+        return digits, centre + offsets[:, 0], centre + offsets[:, 1], True
+
+    def extra_repr(self) -> str:
+        if self.offset is not None:
+            return f"Offset: fixed (i, j) = {self.offset}"
+        r = (f"fixed {self.radius:g} px" if self.radius is not None
+             else f"|N(0, {self.eccentricity_std:g})| clipped to {self.eccentricity_max:g} px")
+        a = f"fixed {self.direction:g} rad" if self.direction is not None else "uniform in [0, 2π)"
+        return f"Eccentricity: {r}\nDirection: {a}"
+
+
+def iterate_batches(
+    dataset: _NoisyMNIST,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    indices: Optional[torch.Tensor] = None,
+) -> Iterator[Batch]:
+    """Yield ``dataset.batch(...)`` over the dataset (or ``indices``), optionally shuffled.
+
+    Faster than a ``DataLoader`` for these datasets: no per-sample collation, generation
+    stays on the dataset's device. Shuffling permutes pairs ``(2p, 2p + 1)``, which share one
+    background FFT, so no transform is wasted. The order depends only on ``seed``.
+    """
+    if indices is None:
+        indices = torch.arange(len(dataset))
+    if shuffle:
+        g = torch.Generator().manual_seed(seed)
+        if len(indices) % 2 == 0 and bool((indices[1::2] == indices[0::2] + 1).all()):
+            pairs = indices.view(-1, 2)
+            indices = pairs[torch.randperm(len(pairs), generator=g)].reshape(-1)
+        else:
+            indices = indices[torch.randperm(len(indices), generator=g)]
+    for start in range(0, len(indices), batch_size):
+        yield dataset.batch(indices[start : start + batch_size])

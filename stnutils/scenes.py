@@ -1,0 +1,152 @@
+"""Pure tensor functions that build noisy-MNIST scenes (the recipe of SPEC, section Data).
+
+Every function takes and returns batched tensors on any device; randomness comes in from
+the caller (see :mod:`stnutils.rng`), so these functions are deterministic.
+Coordinates: ``i`` is the row offset (down is positive), ``j`` the column offset.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = [
+    "DIGIT_SIZE",
+    "shift_digits",
+    "apply_contrast",
+    "composite_digits_",
+    "background_from_cloud",
+    "disc_mask",
+    "apply_disc_mask",
+    "polar_offsets",
+]
+
+DIGIT_SIZE = 28
+
+
+def shift_digits(digits: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Shift each digit by integer ``(i, j)`` inside its own frame; pixels that leave are lost.
+
+    Args:
+        digits: ``(B, H, W)`` images.
+        offsets: ``(B, 2)`` integer row/column shifts.
+
+    Returns:
+        ``(B, H, W)``, zero where no source pixel lands.
+
+    Example:
+        >>> x = torch.zeros(1, 4, 4); x[0, 0, 0] = 1
+        >>> shift_digits(x, torch.tensor([[1, 2]]))[0].nonzero().tolist()
+        [[1, 2]]
+    """
+    b, h, w = digits.shape
+    offsets = offsets.to(device=digits.device, dtype=torch.long)
+    pad = max(h, w)
+    canvas = digits.new_zeros(b, h + 2 * pad, w + 2 * pad)
+    rows = (pad + offsets[:, 0, None] + torch.arange(h, device=digits.device)).clamp(0, h + 2 * pad - 1)
+    cols = (pad + offsets[:, 1, None] + torch.arange(w, device=digits.device)).clamp(0, w + 2 * pad - 1)
+    batch = torch.arange(b, device=digits.device)[:, None, None]
+    canvas[batch, rows[:, :, None], cols[:, None, :]] = digits
+    return canvas[:, pad : pad + h, pad : pad + w]
+
+
+def apply_contrast(layer: torch.Tensor, contrast: torch.Tensor, floor_zero: bool = False) -> torch.Tensor:
+    """Rescale each digit layer to [-1, 1], multiply by its contrast, map back to [0, 1].
+
+    The min/max are those of the whole frame the digit sits in: pass ``floor_zero=True``
+    when the frame is larger than ``layer`` (its other pixels are 0). A blank frame gives
+    ``0.5 - c/2`` everywhere (no digit).
+
+    Args:
+        layer: ``(B, h, w)`` digit intensities (any scale).
+        contrast: ``(B,)`` values in (0, 1].
+
+    Returns:
+        ``(B, h, w)`` in [0.5 - c/2, 0.5 + c/2].
+    """
+    flat = layer.flatten(1)
+    lo = flat.amin(dim=1)
+    if floor_zero:
+        lo = lo.clamp_max(0)
+    hi = flat.amax(dim=1)
+    span = hi - lo
+    scale = torch.where(span > 0, 1.0 / span.clamp_min(1e-12), torch.zeros_like(span))
+    norm = (layer - lo[:, None, None]) * scale[:, None, None]
+    c = contrast.to(layer.dtype)[:, None, None]
+    return 0.5 + c * (norm - 0.5)
+
+
+def background_from_cloud(cloud: torch.Tensor, noise: float) -> torch.Tensor:
+    """Michelson-rectified cloud (``cloud`` has max |z| = 1) scaled around 0.5 by ``noise``.
+
+    Equivalent to ``0.5 + noise * (rectif(z) - 0.5)``; in place on ``cloud``.
+    """
+    return cloud.mul_(0.5 * noise).add_(0.5)
+
+
+def composite_digits_(scene: torch.Tensor, digit: torch.Tensor, top: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
+    """Composite contrast-adjusted digits over the scene, in place, patch by patch.
+
+    Where the digit is <= 0.5 the background shows, elsewhere ``max(digit, background)``;
+    the result is clipped to [0, 1]. Only the ``(h, w)`` patch at ``(top, left)`` is touched.
+
+    Args:
+        scene: ``(B, S, S)`` backgrounds, modified in place.
+        digit: ``(B, h, w)`` from :func:`apply_contrast`.
+        top, left: ``(B,)`` integer corner of each patch; the patch must lie inside.
+
+    Returns:
+        ``scene``.
+    """
+    b, s, _ = scene.shape
+    h, w = digit.shape[-2:]
+    dev = scene.device
+    rows = top.to(dev, torch.long)[:, None] + torch.arange(h, device=dev)
+    cols = left.to(dev, torch.long)[:, None] + torch.arange(w, device=dev)
+    flat_index = (rows[:, :, None] * s + cols[:, None, :]).reshape(b, -1)
+    flat = scene.view(b, -1)
+    under = flat.gather(1, flat_index)
+    d = digit.reshape(b, -1).to(scene.dtype)
+    mixed = torch.where(d > 0.5, torch.maximum(d, under), under).clamp_(0.0, 1.0)
+    flat.scatter_(1, flat_index, mixed)
+    return scene
+
+
+def disc_mask(size: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """The disc ``R < 1`` on a ``linspace(-1, 1, size)`` grid, as 0/1 values ``(size, size)``."""
+    axis = torch.linspace(-1.0, 1.0, size, dtype=torch.float64, device=device)
+    r = torch.sqrt(axis[:, None] ** 2 + axis[None, :] ** 2)
+    return (r < 1).to(dtype)
+
+
+def apply_disc_mask(scene: torch.Tensor) -> torch.Tensor:
+    """Normalise each scene to [0, 1], centre it at 0, multiply by the disc, back to [0, 1].
+
+    Outside the disc the result is exactly 0.5. In place on ``scene`` ``(B, S, S)``.
+    """
+    b, s, _ = scene.shape
+    flat = scene.view(b, -1)
+    lo = flat.amin(dim=1, keepdim=True)
+    span = flat.amax(dim=1, keepdim=True) - lo
+    inv = torch.where(span > 0, 1.0 / span.clamp_min(1e-12), torch.zeros_like(span))
+    flat.sub_(lo).mul_(inv).sub_(0.5)
+    scene.mul_(disc_mask(s, scene.device, scene.dtype)).add_(0.5)
+    return scene
+
+
+def polar_offsets(radius: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
+    """Integer ``(i, j) = (int(r cos a), int(r sin a))``, truncated toward zero as ``int()`` does.
+
+    Args:
+        radius, direction: ``(B,)`` float (pixels, radians).
+
+    Returns:
+        ``(B, 2)`` int64.
+
+    Example:
+        >>> polar_offsets(torch.tensor([10.0]), torch.tensor([math.pi])).tolist()
+        [[-10, 0]]
+    """
+    r = radius.to(torch.float64)
+    a = direction.to(torch.float64)
+    return torch.stack([torch.trunc(r * torch.cos(a)), torch.trunc(r * torch.sin(a))], dim=1).to(torch.int64)

@@ -1,0 +1,23 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Tests and CI read MNIST from ../shared/data unless STNUTILS_DATA says otherwise.
+if not os.environ.get("STNUTILS_DATA"):
+    shared = REPO.parent / "shared" / "data"
+    if shared.exists():
+        os.environ["STNUTILS_DATA"] = str(shared)
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def data_root():
+    root = os.environ.get("STNUTILS_DATA")
+    if not root or not (Path(root) / "MNIST" / "raw").exists():
+        pytest.fail("MNIST not found: set STNUTILS_DATA to a folder holding MNIST/raw")
+    return root

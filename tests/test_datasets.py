@@ -1,0 +1,214 @@
+import math
+
+import pytest
+import torch
+
+import stnutils as stn
+from stnutils.mnist import MNIST_FILES, load_mnist
+from stnutils.scenes import disc_mask, shift_digits
+
+
+@pytest.fixture(scope="module")
+def mnist(data_root):
+    return load_mnist(data_root, train=False)
+
+
+def test_shapes_ranges_and_types(data_root):
+    ds = stn.NoisyMNIST128(data_root, train=False, seed=0)
+    x, y, o = ds.batch(range(6))
+    assert x.shape == (6, 1, 128, 128) and x.dtype == torch.float32
+    assert y.shape == (6,) and y.dtype == torch.int64
+    assert o.shape == (6, 2) and o.dtype == torch.int64
+    assert 0 <= x.min() and x.max() <= 1
+    assert len(ds) == 10_000
+    img, label, offset = ds[3]
+    assert img.shape == (1, 128, 128) and label.ndim == 0 and offset.shape == (2,)
+    d28 = stn.NoisyMNIST28(data_root, train=True, shift_std=3, length=100)
+    x, y, o = d28.batch(range(4))
+    assert x.shape == (4, 1, 28, 28) and len(d28) == 100
+    assert "NoisyMNIST128" in repr(ds) and "Number of datapoints: 10000" in repr(ds) and "Split: Test" in repr(ds)
+    assert "Shift: N(0, 3)" in repr(d28)
+
+
+@pytest.mark.parametrize("cls", [stn.NoisyMNIST28, stn.NoisyMNIST128])
+def test_sample_is_independent_of_batch_and_order(data_root, cls):
+    kw = {"shift_std": 6} if cls is stn.NoisyMNIST28 else {}
+    ds = cls(data_root, train=False, seed=5, **kw)
+    full = ds.batch(range(12))
+    odd_batch = ds.batch([7, 3, 11, 0])  # unaligned pairs, shuffled
+    for k, pos in zip([7, 3, 11, 0], range(4)):
+        torch.testing.assert_close(odd_batch[0][pos], full[0][k], rtol=0, atol=0)
+        assert odd_batch[1][pos] == full[1][k] and torch.equal(odd_batch[2][pos], full[2][k])
+    single = ds[9]
+    torch.testing.assert_close(single[0], full[0][9], rtol=0, atol=0)
+    other_seed = cls(data_root, train=False, seed=6, **kw).batch(range(12))
+    assert not torch.equal(other_seed[0], full[0])
+
+
+def test_dataloader_workers_and_shuffling_give_the_same_samples(data_root):
+    ds = stn.NoisyMNIST128(data_root, train=False, seed=2, length=24)
+    reference = ds.batch(range(24))[0]
+    loader = torch.utils.data.DataLoader(ds, batch_size=5, num_workers=2, shuffle=False)
+    got = torch.cat([images for images, _, _ in loader])
+    torch.testing.assert_close(got, reference, rtol=0, atol=0)
+    seen = {}
+    for images, labels, offsets in stn.iterate_batches(ds, 6, shuffle=True, seed=1):
+        assert images.shape[0] == 6
+        for img in images:
+            seen[len(seen)] = img
+    assert len(seen) == 24
+    order = torch.cat([b[1] for b in stn.iterate_batches(ds, 6, shuffle=True, seed=1)])
+    assert sorted(order.tolist()) == sorted(ds.batch(range(24))[1].tolist())
+
+
+def centre_of_mass(img):
+    h, w = img.shape
+    rows = torch.arange(h, dtype=torch.float64)[:, None]
+    cols = torch.arange(w, dtype=torch.float64)[None, :]
+    m = img.double().sum()
+    return ((img * rows).sum() / m).item(), ((img * cols).sum() / m).item()
+
+
+def test_digit_lands_at_the_requested_offset(data_root, mnist):
+    digits, _ = mnist
+    ds = stn.NoisyMNIST128(data_root, train=False, noise=0.0, contrast=1.0, mask=False, eccentricity_std=25)
+    x, _, offsets = ds.batch(range(40))
+    assert (offsets != 0).any()
+    for k in range(40):
+        layer = (x[k, 0] - 0.5).clamp_min(0)  # the digit, background removed
+        ci, cj = centre_of_mass(layer)
+        d = digits[k].double() / digits[k].max()
+        di, dj = centre_of_mass((d - 0.5).clamp_min(0))
+        assert abs(ci - (50 + di + offsets[k, 0].item())) < 1e-6
+        assert abs(cj - (50 + dj + offsets[k, 1].item())) < 1e-6
+
+
+def test_fixed_radius_direction_and_offset(data_root):
+    ds = stn.NoisyMNIST128(data_root, train=False, radius=20.0)
+    _, _, o = ds.batch(range(200))
+    r = o.double().norm(dim=1)
+    assert (r <= 20).all() and (r > 20 - math.sqrt(2)).all()
+    ds = stn.NoisyMNIST128(data_root, train=False, radius=30.0, direction=math.pi / 2)
+    assert ds.batch(range(3))[2].tolist() == [[0, 30]] * 3
+    ds = stn.NoisyMNIST128(data_root, train=False, offset=(-7, 12))
+    assert ds.batch(range(2))[2].tolist() == [[-7, 12]] * 2
+    ds = stn.NoisyMNIST128(data_root, train=False, eccentricity_std=100, eccentricity_max=40)
+    r = ds.batch(range(400))[2].double().norm(dim=1)
+    assert r.max() <= 40 and r.max() > 38
+
+
+def test_eccentricity_distribution_is_half_normal(data_root):
+    ds = stn.NoisyMNIST128(data_root, train=True, eccentricity_std=10, eccentricity_max=50, noise=0.0, length=4000)
+    o = ds.batch(range(4000))[2].double()
+    # |N(0, 10)| truncated to integers per axis: E[r] ~ 10*sqrt(2/pi) minus ~0.5..1 px of truncation
+    mean_r = o.norm(dim=1).mean().item()
+    assert 6.7 < mean_r < 8.0
+    far = o[o.norm(dim=1) >= 3]  # near the centre, truncation makes the grid angles coarse
+    angle = torch.atan2(far[:, 1], far[:, 0])
+    assert abs(angle.cos().mean().item()) < 0.06 and abs(angle.sin().mean().item()) < 0.06
+
+
+def test_shift_distribution_28(data_root):
+    ds = stn.NoisyMNIST28(data_root, shift_std=5, shift_max=12, noise=0, length=4000)
+    o = ds.batch(range(4000))[2].double()
+    assert o.abs().max() <= 12
+    assert 3.8 < o.std().item() < 5.0  # truncation toward zero shrinks the std a little
+
+
+def test_shift_loses_pixels_that_leave_the_frame():
+    x = torch.arange(16.0).view(1, 4, 4)
+    out = shift_digits(x, torch.tensor([[0, 3]]))
+    assert out[0, :, 3].tolist() == [0.0, 4.0, 8.0, 12.0] and out[0, :, :3].abs().sum() == 0
+    out = shift_digits(x, torch.tensor([[-4, 0]]))
+    assert out.abs().sum() == 0
+
+
+def test_outside_the_disc_is_exactly_half(data_root):
+    ds = stn.NoisyMNIST128(data_root, train=False, seed=3)
+    x = ds.batch(range(8))[0][:, 0]
+    outside = disc_mask(128) == 0
+    assert outside.sum() > 3000
+    assert (x[:, outside] == 0.5).all()
+    inside = x[:, ~outside]
+    assert inside.min() == 0.0 and inside.max() == 1.0  # normalised to [0, 1] inside
+
+
+@pytest.mark.parametrize("c", [0.3, 0.5, 0.7, 1.0])
+def test_contrast_scales_the_digit(data_root, mnist, c):
+    digits, _ = mnist
+    ds = stn.NoisyMNIST128(data_root, train=False, noise=0.0, contrast=c, mask=False, offset=(0, 0))
+    x = ds.batch(range(5))[0][:, 0, 50:78, 50:78]
+    norm = digits[:5].double() / digits[:5].double().amax(dim=(1, 2), keepdim=True)
+    expected = (0.5 + c * (norm - 0.5)).clamp_min(0.5)  # background 0.5 shows where digit <= 0.5
+    torch.testing.assert_close(x.double(), expected, atol=1e-6, rtol=0)
+
+
+def test_composite_keeps_the_brighter_of_digit_and_background(data_root):
+    ds = stn.NoisyMNIST128(data_root, train=False, contrast=0.7, mask=False, offset=(0, 0), seed=4)
+    bg_only = stn.NoisyMNIST128(data_root, train=False, contrast=0.7, mask=False, offset=(0, 0), seed=4, noise=0.75)
+    x = ds.batch([0, 1])[0][:, 0]
+    # away from the digit patch the scene is the background: 0.5 + 0.375 * cloud
+    border = x[:, :40, :]
+    assert border.min() >= 0.125 - 1e-6 and border.max() <= 0.875 + 1e-6
+    digit_only = stn.NoisyMNIST128(data_root, train=False, contrast=0.7, mask=False, offset=(0, 0), noise=0.0).batch([0, 1])[0][:, 0]
+    stroke = digit_only > 0.5
+    assert (x[stroke] >= digit_only[stroke] - 1e-6).all()
+    assert torch.equal(bg_only.batch([0, 1])[0], ds.batch([0, 1])[0])
+
+
+def test_cpu_and_cuda_agree(data_root):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    cpu = stn.NoisyMNIST128(data_root, train=False, seed=1).batch(range(64))
+    gpu = stn.NoisyMNIST128(data_root, train=False, seed=1, device="cuda").batch(range(64))
+    torch.testing.assert_close(gpu[0].cpu(), cpu[0], atol=1e-4, rtol=0)
+    assert torch.equal(gpu[2].cpu(), cpu[2])
+
+
+@pytest.mark.parametrize(
+    "cls, kwargs, message",
+    [
+        (stn.NoisyMNIST28, {"shift_std": -1}, r"shift_std must be in \[0, inf\], got -1"),
+        (stn.NoisyMNIST28, {"shift_max": 30}, r"shift_max must be in \[0, 27\], got 30"),
+        (stn.NoisyMNIST28, {"offset": (0, 28)}, r"offset j must be in \[-27, 27\], got 28"),
+        (stn.NoisyMNIST28, {"contrast": 0.0}, r"contrast must be in \(0, 1\], got 0.0"),
+        (stn.NoisyMNIST28, {"contrast": 1.5}, r"contrast must be in \(0, 1\], got 1.5"),
+        (stn.NoisyMNIST28, {"contrast": (0.7, 0.3)}, r"c_min <= c_max"),
+        (stn.NoisyMNIST28, {"noise": -0.1}, r"noise must be in \[0, 1\], got -0.1"),
+        (stn.NoisyMNIST28, {"sf_0": 0}, r"sf_0 must be in \(0, 0.5\]"),
+        (stn.NoisyMNIST28, {"length": 0}, r"length must be a positive integer"),
+        (stn.NoisyMNIST128, {"eccentricity_std": -2}, r"eccentricity_std must be in \[0, inf\]"),
+        (stn.NoisyMNIST128, {"eccentricity_max": 60}, r"eccentricity_max must be in \[0, 50\], got 60"),
+        (stn.NoisyMNIST128, {"radius": 51}, r"radius must be in \[0, 50\], got 51"),
+        (stn.NoisyMNIST128, {"offset": (60, 0)}, r"offset i must be in \[-50, 50\], got 60"),
+        (stn.NoisyMNIST128, {"size": 127}, r"size must be an even integer >= 28, got 127"),
+        (stn.NoisyMNIST128, {"size": 64, "eccentricity_max": 40}, r"eccentricity_max must be in \[0, 18\]"),
+    ],
+)
+def test_bad_parameters_raise_clear_errors(data_root, cls, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cls(data_root, **kwargs)
+
+
+def test_index_out_of_range(data_root):
+    ds = stn.NoisyMNIST28(data_root, length=10)
+    with pytest.raises(IndexError, match="length 10"):
+        ds.batch([10])
+
+
+def test_missing_data_error_names_folder_files_and_variable(tmp_path):
+    with pytest.raises(stn.MNISTNotFoundError) as err:
+        stn.NoisyMNIST28(tmp_path, download=False)
+    text = str(err.value)
+    assert str(tmp_path / "MNIST" / "raw") in text
+    assert all(name in text for name in MNIST_FILES)
+    assert "STNUTILS_DATA" in text
+
+
+def test_data_root_resolution(monkeypatch, tmp_path):
+    monkeypatch.setenv("STNUTILS_DATA", str(tmp_path))
+    assert stn.resolve_data_root(None) == (tmp_path, False)
+    assert stn.resolve_data_root("elsewhere")[0].name == "elsewhere"
+    monkeypatch.delenv("STNUTILS_DATA")
+    path, is_default = stn.resolve_data_root(None)
+    assert path.name == "data" and is_default
