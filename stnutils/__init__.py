@@ -16,3 +16,6 @@ __all__ = [
     "motioncloud_pairs",
     "rectify_michelson",
 ]
+from . import plotting, provenance  # modules: stn.plotting.show_examples, stn.provenance.start
+
+__all__ += ["plotting", "provenance"]

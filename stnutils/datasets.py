@@ -62,6 +62,44 @@ def _check_offset(offset, limit: int, name: str = "offset") -> Optional[Tuple[in
     return int(offset[0]), int(offset[1])
 
 
+_POOL: dict = {}
+
+
+def _run_chunks(render, spans) -> None:
+    """Run ``render(a, b)`` over ``spans``, concurrently on the CPU cores.
+
+    Each chunk is a few dozen small tensor ops; letting every op fork and join OpenMP
+    threads costs more than the op itself, so chunks run side by side on Python threads
+    (torch releases the GIL) with single-threaded ops instead: about twice the throughput on
+    2 cores. The caller's thread setting is restored afterwards. Results do not depend on it.
+    """
+    threads = torch.get_num_threads()
+    if threads < 2 or len(spans) < 2:
+        for a, b in spans:
+            render(a, b)
+        return
+    pool = _POOL.get((os.getpid(), threads))
+    if pool is None:  # one pool per process (a forked DataLoader worker makes its own)
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = _POOL[(os.getpid(), threads)] = ThreadPoolExecutor(
+            threads, thread_name_prefix="stnutils", initializer=torch.set_num_threads, initargs=(1,)
+        )
+    # one contiguous run of chunks per thread: fewer hand-offs than one task per chunk
+    groups = [spans[k::threads] for k in range(threads)]
+
+    def task(group):
+        for a, b in group:
+            render(a, b)
+
+    torch.set_num_threads(1)  # also caps MKL's (process-wide) FFT threads while we run
+    try:
+        for future in [pool.submit(task, g) for g in groups if g]:
+            future.result()
+    finally:
+        torch.set_num_threads(threads)
+
+
 class _NoisyMNIST(torch.utils.data.Dataset):
     """Shared machinery: MNIST source, seeds, contrast, background, batching."""
 
@@ -125,10 +163,8 @@ class _NoisyMNIST(torch.utils.data.Dataset):
         layer, top, left, floor_zero = self._digit_layer(self._digits[source].to(torch.float32), offsets)
         digit = apply_contrast(layer, c, floor_zero=floor_zero)
         images = torch.empty(len(index), 1, self.size, self.size, device=self.device)
-        # Render chunk by chunk so that every pass over a scene happens while it is in cache.
-        step = self._CHUNK if self.device.type == "cpu" else max(len(index), 1)
-        for a in range(0, len(index), step):
-            b = min(a + step, len(index))
+
+        def render(a: int, b: int) -> None:
             scene = images[a:b, 0]
             if self.noise > 0:
                 self._clouds_into(index[a:b], scene)
@@ -138,6 +174,13 @@ class _NoisyMNIST(torch.utils.data.Dataset):
             composite_digits_(scene, digit[a:b], top[a:b], left[a:b])
             if self.mask:
                 apply_disc_mask(scene)
+
+        if self.device.type != "cpu":
+            render(0, len(index))
+        else:
+            # Render chunk by chunk so every pass over a scene happens while it is in cache.
+            spans = [(a, min(a + self._CHUNK, len(index))) for a in range(0, len(index), self._CHUNK)]
+            _run_chunks(render, spans)
         return images, self._labels[source], offsets
 
     _CHUNK = 32

@@ -11,6 +11,7 @@ and half the FFT work, the same spectrum and pixel statistics (tested against th
 from __future__ import annotations
 
 import math
+import threading
 from typing import Optional
 
 import torch
@@ -21,6 +22,21 @@ from ._validate import check_range
 __all__ = ["motioncloud_envelope", "motioncloud_background", "rectify_michelson"]
 
 _ENVELOPE_CACHE: dict = {}
+_WORKSPACE = threading.local()
+
+
+def _workspace(name: str, shape, dtype, device) -> torch.Tensor:
+    """A per-thread scratch tensor reused across calls on CPU.
+
+    Fresh multi-megabyte CPU tensors are fresh pages from the OS, and faulting them in cost
+    more than the FFT itself; reusing a buffer keeps them mapped (and warm in cache).
+    """
+    cache = _WORKSPACE.__dict__
+    key = (name, tuple(shape), dtype, str(device))
+    buf = cache.get(key)
+    if buf is None:
+        buf = cache[key] = torch.empty(shape, dtype=dtype, device=device)
+    return buf
 
 
 def motioncloud_envelope(
@@ -156,16 +172,23 @@ def motioncloud_pairs(
     step = keys.shape[0] if (chunk is None or keys.device.type != "cpu") else chunk
     step = max(step, 1)
     for start in range(0, keys.shape[0], step):
-        words = rng.noise_words(keys[start : start + step], n_words)
-        parts = words.view(torch.int8).to(torch.float32).add_(0.5)  # centred, 256 levels
-        spectrum = torch.view_as_complex(parts.view(-1, size, size, 2)).mul_(env)
-        field = torch.view_as_real(torch.fft.ifft2(spectrum))  # (p, S, S, 2): re, im interleaved
+        k = keys[start : start + step]
+        words = rng.noise_words(k, n_words)
+        shape = (len(k), size, size)
+        if keys.device.type == "cpu":
+            parts = _workspace("parts", (*shape, 2), torch.float32, keys.device)
+            spectrum = torch.view_as_complex(parts.copy_(words.view(torch.int8).view(*shape, 2)))
+            field = torch.fft.ifft2(spectrum.add_(0.5 + 0.5j).mul_(env), out=_workspace("field", shape, torch.complex64, keys.device))
+        else:
+            parts = words.view(torch.int8).to(torch.float32).view(*shape, 2)
+            field = torch.fft.ifft2(torch.view_as_complex(parts).add_(0.5 + 0.5j).mul_(env))
+        # bytes + 0.5: centred, 256 levels. Output: (p, S, S, 2), re and im interleaved.
         block = out[start : start + step]
-        block.copy_(field.permute(0, 3, 1, 2))  # de-interleave: one strided pass
+        block.copy_(torch.view_as_real(field).permute(0, 3, 1, 2))  # de-interleave: one pass
         # The DC term is zero, so each field's mean is already 0 (MotionClouds subtracts it).
         flat = block.view(-1, size * size)
-        peak = flat.abs().amax(dim=1, keepdim=True).clamp_min_(1e-30)
-        flat.div_(peak)
+        peak = torch.maximum(flat.amax(dim=1, keepdim=True), -flat.amin(dim=1, keepdim=True))
+        flat.div_(peak.clamp_min_(1e-30))
     return out
 
 

@@ -138,13 +138,14 @@ def polar_offsets(radius: torch.Tensor, direction: torch.Tensor) -> torch.Tensor
     """Integer ``(i, j) = (int(r cos a), int(r sin a))``, truncated toward zero as ``int()`` does.
 
     Args:
-        radius, direction: ``(B,)`` float (pixels, radians).
+        radius, direction: ``(B,)`` float (pixels, radians); pass float64 directions, as
+            float32 cannot hold π closely enough for ``int(10 cos π) == -10``.
 
     Returns:
         ``(B, 2)`` int64.
 
     Example:
-        >>> polar_offsets(torch.tensor([10.0]), torch.tensor([math.pi])).tolist()
+        >>> polar_offsets(torch.tensor([10.0]), torch.tensor([math.pi], dtype=torch.float64)).tolist()
         [[-10, 0]]
     """
     r = radius.to(torch.float64)
