@@ -21,7 +21,6 @@ from .scenes import (
     DIGIT_SIZE,
     apply_contrast,
     apply_disc_mask,
-    background_from_cloud,
     composite_digits_,
     polar_offsets,
     shift_digits,
@@ -166,9 +165,8 @@ class _NoisyMNIST(torch.utils.data.Dataset):
 
         def render(a: int, b: int) -> None:
             scene = images[a:b, 0]
-            if self.noise > 0:
-                self._clouds_into(index[a:b], scene)
-                background_from_cloud(scene, self.noise)
+            if self.noise > 0:  # the background: 0.5 + noise * (rectified cloud - 0.5)
+                self._clouds_into(index[a:b], scene, scale=0.5 * self.noise, offset=0.5)
             else:
                 scene.fill_(0.5)
             composite_digits_(scene, digit[a:b], top[a:b], left[a:b])
@@ -185,14 +183,14 @@ class _NoisyMNIST(torch.utils.data.Dataset):
 
     _CHUNK = 32
 
-    def _clouds_into(self, index: torch.Tensor, scene: torch.Tensor) -> None:
-        """Write the clouds of ``index`` into ``scene`` ``(b, S, S)``.
+    def _clouds_into(self, index: torch.Tensor, scene: torch.Tensor, scale: float, offset: float) -> None:
+        """Write ``offset + scale * cloud`` for ``index`` into ``scene`` ``(b, S, S)``.
 
         Samples 2p and 2p+1 are the real and imaginary parts of pair p's complex FFT.
         """
         pair, part = index // 2, index % 2
         b, s = len(index), self.size
-        kwargs = dict(sf_0=self.sf_0, B_sf=self.B_sf, chunk=None)
+        kwargs = dict(sf_0=self.sf_0, B_sf=self.B_sf, chunk=None, scale=scale, offset=offset)
         aligned = b % 2 == 0 and bool((part[0::2] == 0).all()) and bool((index[1::2] == index[0::2] + 1).all())
         if aligned:  # the common case (iterate_batches): no waste, no copy
             motioncloud_pairs(rng.sample_keys(self.seed, pair[0::2]), s, out=scene.view(b // 2, 2, s, s), **kwargs)

@@ -130,10 +130,13 @@ def motioncloud_pairs(
     B_theta: float = math.inf,
     chunk: Optional[int] = 16,
     out: Optional[torch.Tensor] = None,
+    scale: float = 1.0,
+    offset: float = 0.0,
 ) -> torch.Tensor:
     """Two independent static MotionClouds per key, zero-mean and scaled to max |z| = 1.
 
-    ``0.5 + 0.5 * z`` is ``MotionClouds.rectif(random_cloud(env), 1, 'Michelson')``.
+    ``0.5 + 0.5 * z`` is ``MotionClouds.rectif(random_cloud(env), 1, 'Michelson')``;
+    ``offset + scale * z`` is returned (fused into the same pass) when they are given.
 
     MotionClouds multiplies the envelope by white complex noise and keeps the real part of
     the inverse FFT. The imaginary part of the same transform is a second field with the
@@ -183,12 +186,13 @@ def motioncloud_pairs(
             parts = words.view(torch.int8).to(torch.float32).view(*shape, 2)
             field = torch.fft.ifft2(torch.view_as_complex(parts).add_(0.5 + 0.5j).mul_(env))
         # bytes + 0.5: centred, 256 levels. Output: (p, S, S, 2), re and im interleaved.
-        block = out[start : start + step]
-        block.copy_(torch.view_as_real(field).permute(0, 3, 1, 2))  # de-interleave: one pass
         # The DC term is zero, so each field's mean is already 0 (MotionClouds subtracts it).
-        flat = block.view(-1, size * size)
-        peak = torch.maximum(flat.amax(dim=1, keepdim=True), -flat.amin(dim=1, keepdim=True))
-        flat.div_(peak.clamp_min_(1e-30))
+        pairs = torch.view_as_real(field)
+        peak = torch.maximum(pairs.amax(dim=(1, 2)), -pairs.amin(dim=(1, 2))).clamp_min_(1e-30)
+        gain = (scale / peak)[:, :, None, None]  # (p, 2, 1, 1)
+        # de-interleave, normalise and shift in one pass
+        torch.addcmul(torch.tensor(offset, device=keys.device), pairs.permute(0, 3, 1, 2), gain,
+                      out=out[start : start + step])
     return out
 
 

@@ -122,16 +122,17 @@ def disc_mask(size: int, device=None, dtype=torch.float32) -> torch.Tensor:
 def apply_disc_mask(scene: torch.Tensor) -> torch.Tensor:
     """Normalise each scene to [0, 1], centre it at 0, multiply by the disc, back to [0, 1].
 
-    Outside the disc the result is exactly 0.5. In place on ``scene`` ``(B, S, S)``.
+    Inside the disc that is ``(x - min) / (max - min)``; outside it is exactly 0.5.
+    In place on ``scene`` ``(B, S, S)``.
     """
     b, s, _ = scene.shape
     flat = scene.view(b, -1)
     lo = flat.amin(dim=1, keepdim=True)
     span = flat.amax(dim=1, keepdim=True) - lo
-    inv = torch.where(span > 0, 1.0 / span.clamp_min(1e-12), torch.zeros_like(span))
-    flat.sub_(lo).mul_(inv).sub_(0.5)
-    scene.mul_(disc_mask(s, scene.device, scene.dtype)).add_(0.5)
-    return scene
+    # a blank scene has span 0: it becomes 0 inside the disc (as x - min), not nan
+    flat.sub_(lo).div_(torch.where(span > 0, span, torch.ones_like(span)))
+    outside = disc_mask(s, scene.device, torch.float32) == 0
+    return scene.masked_fill_(outside, 0.5)
 
 
 def polar_offsets(radius: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
