@@ -1,7 +1,8 @@
 """Figures for the lab book: labelled example grids, fields and spectra.
 
 Every function returns a ``matplotlib.figure.Figure`` made with ``pyplot`` (shown by the
-notebook's inline backend), with titles and axis units (pixels, cycles/pixel).
+notebook's inline backend), with titles and axis units (pixels, cycles/pixel); none calls
+``plt.show()``. :func:`animate_transformer` returns HTML (or writes a GIF) instead.
 
 Example:
     >>> import torch
@@ -12,13 +13,26 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["show_examples", "show_grid", "show_field", "radial_power_spectrum", "show_radial_spectrum"]
+__all__ = [
+    "show_examples",
+    "show_grid",
+    "show_field",
+    "radial_power_spectrum",
+    "show_radial_spectrum",
+    "show_transformed",
+    "sampling_corners",
+    "draw_sampling_boxes",
+    "plot_history",
+    "plot_accuracy_maps",
+    "plot_benchmark",
+    "animate_transformer",
+]
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -276,4 +290,544 @@ def show_radial_spectrum(
     ax1d.set_title("averaged over rings of equal frequency", fontsize=10)
     ax1d.legend(fontsize=8)
     fig.suptitle(title, fontsize=11)
+    return fig
+
+
+# --- transformers: outputs, sampling boxes, animation ---------------------------------------
+def show_transformed(
+    inputs,
+    outputs,
+    labels=None,
+    n: int = 8,
+    predictions=None,
+    title: Optional[str] = None,
+    ax_size: float = 1.5,
+):
+    """Inputs (top row) and what the transformer made of them (bottom row), side by side.
+
+    Args:
+        inputs: ``(B, 1, H, W)`` or ``(B, H, W)`` in [0, 1] (e.g. 128x128 scenes).
+        outputs: ``(B, 1, h, w)`` or ``(B, h, w)``: the transformed images (e.g. 28x28 glimpses).
+        labels: optional ``(B,)`` true digits, shown above each column.
+        n: number of examples shown (the first ``n``).
+        predictions: optional ``(B,)`` predicted digits, shown next to the labels.
+        title: the figure's title.
+
+    Returns:
+        the figure, ``2 * min(n, B)`` axes (inputs first, then outputs).
+
+    Example:
+        >>> fig = show_transformed(torch.rand(3, 1, 128, 128), torch.rand(3, 1, 28, 28))
+        >>> len(fig.axes), fig.axes[3].get_ylabel()
+        (6, 'transformed\\n28x28 px')
+    """
+    x, y = _images(inputs), _images(outputs)
+    if len(x) != len(y):
+        raise ValueError(f"inputs and outputs must hold as many images, got {len(x)} and {len(y)}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    k = min(n, len(x))
+    if k == 0:
+        raise ValueError("inputs must hold at least one image, got 0")
+    labels = None if labels is None else _to_numpy(labels).reshape(-1)
+    predictions = None if predictions is None else _to_numpy(predictions).reshape(-1)
+    fig, axes = plt.subplots(2, k, figsize=(ax_size * k + 0.8, 2 * ax_size + 0.8), squeeze=False,
+                             layout="constrained")
+    for c in range(k):
+        for r, (arr, name) in enumerate(((x, "input"), (y, "transformed"))):
+            ax = axes[r, c]
+            ax.imshow(arr[c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(f"{name}\n{arr.shape[1]}x{arr.shape[2]} px", fontsize=9)
+        parts = []
+        if labels is not None:
+            parts.append(f"label {int(labels[c])}")
+        if predictions is not None:
+            parts.append(f"pred {int(predictions[c])}")
+        if parts:
+            axes[0, c].set_title(", ".join(parts), fontsize=8)
+    fig.suptitle(title if title is not None else "Input and transformed output", fontsize=10)
+    return fig
+
+
+def _corners_from_theta(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``(N, 4, 2)`` pixel (x = column, y = row) corners of the region ``theta`` samples.
+
+    ``affine_grid``/``grid_sample`` with ``align_corners=False``: normalised -1 and +1 are
+    the outer edges of the first and last pixels, i.e. pixel coordinates -0.5 and W - 0.5
+    (pixel k's centre at k, as ``imshow`` draws it). The output's own corners (±1, ±1),
+    mapped by ``theta``, bound the sampled region: top-left, top-right, bottom-right,
+    bottom-left of the output.
+    """
+    theta = torch.as_tensor(theta, dtype=torch.float64)
+    if theta.ndim != 3 or theta.shape[1:] != (2, 3):
+        raise ValueError(f"theta must be (N, 2, 3), got shape {tuple(theta.shape)}")
+    unit = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [1.0, 1.0], [-1.0, 1.0]], dtype=torch.float64)
+    norm = unit @ theta[:, :, :2].transpose(1, 2) + theta[:, None, :, 2]  # (N, 4, 2) normalised (x, y)
+    x = ((norm[..., 0] + 1) * width - 1) / 2
+    y = ((norm[..., 1] + 1) * height - 1) / 2
+    return torch.stack([x, y], dim=-1)
+
+
+def sampling_corners(theta, in_size) -> np.ndarray:
+    """Pixel corners ``(N, 4, 2)`` (x = column, y = row) of the regions ``theta`` samples.
+
+    Uses :func:`stnutils.transformer.theta_corners` when that module is there, else the
+    same ``align_corners=False`` convention computed here.
+
+    Args:
+        theta: ``(N, 2, 3)`` affine matrices in normalised coordinates.
+        in_size: the input's side ``S`` or ``(H, W)``, pixels.
+
+    Returns:
+        corners in the order top-left, top-right, bottom-right, bottom-left (of the output).
+
+    Example:
+        >>> sampling_corners(torch.tensor([[[1., 0., 0.], [0., 1., 0.]]]), 28)[0].tolist()
+        [[-0.5, -0.5], [27.5, -0.5], [27.5, 27.5], [-0.5, 27.5]]
+    """
+    height, width = (in_size, in_size) if np.isscalar(in_size) else tuple(in_size)
+    theta_t = torch.as_tensor(theta).detach().cpu()
+    try:
+        from .transformer import theta_corners
+    except ImportError:  # the transformer module is optional here: same convention below
+        return _to_numpy(_corners_from_theta(theta_t, int(height), int(width)))
+    size = int(width) if height == width else (int(height), int(width))
+    return _to_numpy(theta_corners(theta_t.to(torch.float32), size)).astype(np.float64)
+
+
+def draw_sampling_boxes(
+    images,
+    theta=None,
+    corners=None,
+    labels=None,
+    n: int = 8,
+    title: Optional[str] = None,
+    color: str = "red",
+    ax_size: float = 2.0,
+):
+    """Inputs with the region the transformer samples drawn on them (a closed quadrilateral).
+
+    Give either ``theta`` (corners computed with :func:`sampling_corners`) or ``corners``
+    directly. A dot marks the corner that becomes the output's top-left, so flips and
+    rotations show.
+
+    Args:
+        images: ``(B, 1, H, W)`` or ``(B, H, W)`` in [0, 1].
+        theta: ``(B, 2, 3)`` affine matrices (normalised coordinates, ``align_corners=False``).
+        corners: ``(B, 4, 2)`` pixel ``(x = column, y = row)`` corners: top-left, top-right,
+            bottom-right, bottom-left.
+        labels: optional ``(B,)`` digits, shown as titles.
+        n: number of images shown (the first ``n``).
+        title: the figure's title.
+        color: the box colour.
+
+    Returns:
+        the figure, one axes per image, each holding one polygon patch.
+
+    Example:
+        >>> theta = torch.tensor([[[0.25, 0., 0.2], [0., 0.25, -0.1]]]).repeat(2, 1, 1)
+        >>> fig = draw_sampling_boxes(torch.rand(2, 1, 64, 64), theta)
+        >>> len(fig.axes), len(fig.axes[0].patches)
+        (2, 1)
+    """
+    from matplotlib.patches import Polygon
+
+    arr = _images(images)
+    if (theta is None) == (corners is None):
+        raise ValueError("give exactly one of theta and corners")
+    if corners is None:
+        corners = sampling_corners(theta, arr.shape[1:])
+    corners = _to_numpy(corners).astype(np.float64)
+    if corners.ndim != 3 or corners.shape[1:] != (4, 2) or len(corners) != len(arr):
+        raise ValueError(f"corners must be ({len(arr)}, 4, 2), got shape {tuple(corners.shape)}")
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    k = min(n, len(arr))
+    if k == 0:
+        raise ValueError("images must hold at least one image, got 0")
+    labels = None if labels is None else _to_numpy(labels).reshape(-1)
+    fig, axes = plt.subplots(1, k, figsize=(ax_size * k, ax_size + 0.8), squeeze=False, layout="constrained")
+    h, w = arr.shape[1:]
+    for c, ax in enumerate(axes[0]):
+        ax.imshow(arr[c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.add_patch(Polygon(corners[c], closed=True, fill=False, edgecolor=color, linewidth=1.5))
+        ax.plot(*corners[c, 0], "o", color=color, ms=3)
+        # keep the whole image in view even when the box leaves it
+        ax.set_xlim(min(-0.5, corners[c, :, 0].min() - 1), max(w - 0.5, corners[c, :, 0].max() + 1))
+        ax.set_ylim(max(h - 0.5, corners[c, :, 1].max() + 1), min(-0.5, corners[c, :, 1].min() - 1))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if labels is not None:
+            ax.set_title(f"label {int(labels[c])}", fontsize=8)
+    axes[0, 0].set_ylabel(f"{h}x{w} px input", fontsize=9)
+    fig.suptitle(
+        (title if title is not None else "Sampling regions of the transformer")
+        + "\n(box: region sampled into the output; dot: its top-left corner)",
+        fontsize=10,
+    )
+    return fig
+
+
+def animate_transformer(
+    frames,
+    inputs=None,
+    titles: Optional[Sequence[str]] = None,
+    fmt: str = "html",
+    path=None,
+    n: int = 8,
+    fps: float = 2.0,
+    ax_size: float = 1.5,
+):
+    """An animation of the transformer's outputs over training (one frame per snapshot).
+
+    Args:
+        frames: a list over training of transformed outputs of the same inputs, each
+            ``(B, 1, h, w)`` or ``(B, h, w)`` in [0, 1].
+        inputs: optional ``(B, 1, H, W)`` inputs, shown (static) in a top row.
+        titles: one title per frame (e.g. ``"epoch 3"``; default ``"snapshot k"``).
+        fmt: ``"html"``: return a self-contained JavaScript animation (``to_jshtml``: no
+            ffmpeg needed, plays in the rendered book); ``"gif"``: write a GIF to ``path``
+            with Pillow.
+        path: the GIF file (``fmt="gif"`` only).
+        n: number of examples per frame (the first ``n``).
+        fps: frames per second.
+
+    Returns:
+        the HTML string (``"html"``) or the GIF's ``Path`` (``"gif"``).
+
+    Example:
+        >>> html = animate_transformer([torch.rand(2, 1, 8, 8) for _ in range(2)], titles=["a", "b"])
+        >>> html.lstrip().startswith("<link") or "<script" in html
+        True
+    """
+    from matplotlib import animation
+
+    if fmt not in ("html", "gif"):
+        raise ValueError(f"fmt must be one of ['html', 'gif'], got {fmt!r}")
+    if fmt == "gif" and path is None:
+        raise ValueError("path must be given for fmt='gif'")
+    frames = [_images(f) for f in frames]
+    if not frames:
+        raise ValueError("frames must hold at least one snapshot, got 0")
+    if any(f.shape != frames[0].shape for f in frames):
+        raise ValueError(f"frames must all have the same shape, got {sorted({f.shape for f in frames})}")
+    if titles is None:
+        titles = [f"snapshot {k}" for k in range(len(frames))]
+    if len(titles) != len(frames):
+        raise ValueError(f"titles must have one entry per frame ({len(frames)}), got {len(titles)}")
+    if n < 1 or fps <= 0:
+        raise ValueError(f"n must be >= 1 and fps > 0, got n={n}, fps={fps}")
+    k = min(n, len(frames[0]))
+    x = None if inputs is None else _images(inputs)[:k]
+    nrows = 1 if x is None else 2
+    fig, axes = plt.subplots(nrows, k, figsize=(ax_size * k + 0.8, ax_size * nrows + 0.7), squeeze=False,
+                             layout="constrained")
+    artists = []
+    for c in range(k):
+        if x is not None:
+            axes[0, c].imshow(x[c], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        artists.append(axes[-1, c].imshow(frames[0][c], cmap="gray", vmin=0, vmax=1, interpolation="nearest"))
+    for r in range(nrows):
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    h, w = frames[0].shape[1:]
+    if x is not None:
+        axes[0, 0].set_ylabel(f"input\n{x.shape[1]}x{x.shape[2]} px", fontsize=9)
+    axes[-1, 0].set_ylabel(f"transformed\n{h}x{w} px", fontsize=9)
+    suptitle = fig.suptitle(str(titles[0]), fontsize=10)
+
+    def update(t):
+        for c, im in enumerate(artists):
+            im.set_data(frames[t][c])
+        suptitle.set_text(str(titles[t]))
+        return artists
+
+    anim = animation.FuncAnimation(fig, update, frames=len(frames), interval=1000 / fps, blit=False)
+    try:
+        if fmt == "html":
+            return anim.to_jshtml(fps=fps)
+        from pathlib import Path
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        anim.save(str(path), writer=animation.PillowWriter(fps=fps))
+        return path
+    finally:
+        plt.close(fig)  # the animation is the output; don't also show the last frame
+
+
+# --- training curves ------------------------------------------------------------------------
+_CURRICULUM_KEYS = (("shift_std", "shift σ"), ("eccentricity_std", "ecc. σ"))
+
+
+def _value(entry: dict, key: str) -> float:
+    v = entry.get(key)
+    return float("nan") if v is None else float(v)
+
+
+def _stage_text(entry: dict, show_contrast: bool) -> str:
+    parts = []
+    for key, name in _CURRICULUM_KEYS:
+        if entry.get(key) is not None:
+            parts.append(f"{name} {float(entry[key]):g} px")
+    if show_contrast and entry.get("contrast") is not None:
+        c = entry["contrast"]
+        parts.append(f"c {c[0]:g}–{c[1]:g}" if isinstance(c, (list, tuple)) else f"c {float(c):g}")
+    if not parts and entry.get("stage") is not None:
+        parts.append(f"stage {entry['stage']}")
+    return ", ".join(parts)
+
+
+def _stage_key(entry: dict):
+    if "stage" in entry:
+        return entry["stage"]
+    c = entry.get("contrast")
+    return tuple(entry.get(k) for k, _ in _CURRICULUM_KEYS) + (tuple(c) if isinstance(c, list) else c,)
+
+
+def plot_history(
+    history: Sequence[dict],
+    metrics: Sequence[str] = ("loss", "train_acc", "test_acc"),
+    title: Optional[str] = None,
+    chance: Optional[float] = 0.1,
+):
+    """Training curves from a history (a list of per-epoch dicts, as ``fit`` returns).
+
+    Panels, left to right: losses (metrics containing ``"loss"``), accuracies (containing
+    ``"acc"``, with the chance level), any other metric, and the learning rate (log scale)
+    when the entries have ``"lr"``. Curriculum stage boundaries (a change of ``"stage"``,
+    or of the shift/eccentricity std or contrast) are dotted vertical lines in every
+    panel; the first panel names each stage's value (e.g. ``"shift σ 3 px"``).
+
+    Args:
+        history: ``[{"epoch", "loss", "train_acc", "test_acc", "lr", "stage",
+            "shift_std" | "eccentricity_std", "contrast", ...}, ...]``; missing or ``None``
+            values are left out of the curves.
+        metrics: the history keys to draw.
+        title: the figure's title.
+        chance: the chance accuracy drawn in the accuracy panel (``None``: none).
+
+    Returns:
+        the figure (one axes per panel).
+
+    Example:
+        >>> h = [dict(epoch=e, loss=1 / e, train_acc=0.5, test_acc=0.4, lr=0.01, stage=e // 3,
+        ...           shift_std=float(e // 3)) for e in range(1, 7)]
+        >>> fig = plot_history(h)
+        >>> [ax.get_ylabel() for ax in fig.axes]
+        ['loss', 'accuracy', 'learning rate']
+    """
+    history = list(history)
+    if not history:
+        raise ValueError("history must hold at least one epoch, got 0")
+    for name in metrics:
+        if not any(name in entry for entry in history):
+            raise ValueError(f"metrics must be keys of the history entries, {name!r} is in none")
+    epochs = np.array([_value(e, "epoch") if "epoch" in e else k for k, e in enumerate(history)], dtype=float)
+    groups: List[Tuple[str, List[str]]] = []
+    losses = [m for m in metrics if "loss" in m]
+    accs = [m for m in metrics if "acc" in m and "loss" not in m]
+    if losses:
+        groups.append(("loss", losses))
+    if accs:
+        groups.append(("accuracy", accs))
+    groups += [(m, [m]) for m in metrics if m not in losses and m not in accs]
+    has_lr = any(e.get("lr") is not None for e in history)
+    if has_lr:
+        groups.append(("learning rate", ["lr"]))
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.3 * len(groups), 3.6), squeeze=False, layout="constrained")
+    axes = axes[0]
+    for ax, (ylabel, keys) in zip(axes, groups):
+        for key in keys:
+            y = np.array([_value(e, key) for e in history])
+            ok = ~np.isnan(y)
+            ax.plot(epochs[ok], y[ok], "o-" if ok.sum() < 30 else "-", ms=3, label=key.replace("_", " "))
+        if ylabel == "accuracy":
+            ax.set_ylim(0, 1.02)
+            if chance is not None:
+                ax.axhline(chance, color="gray", ls="--", lw=1, label=f"chance ({chance:g})")
+        if ylabel == "learning rate" and all((e.get("lr") or 1) > 0 for e in history):
+            ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        if ylabel != "learning rate" and (len(keys) > 1 or ylabel == "accuracy"):
+            ax.legend(fontsize=8, loc="best")
+    # curriculum stages
+    keys = [_stage_key(e) for e in history]
+    starts = [0] + [k for k in range(1, len(history)) if keys[k] != keys[k - 1]]
+    contrasts = {str(e.get("contrast")) for e in history}
+    show_contrast = len(contrasts) > 1
+    for k in starts[1:]:
+        x = (epochs[k - 1] + epochs[k]) / 2
+        for ax in axes:
+            ax.axvline(x, color="gray", ls=":", lw=1)
+    if len(starts) > 1 or _stage_text(history[0], show_contrast):
+        ax0 = axes[0]
+        for k in starts:
+            text = _stage_text(history[k], show_contrast)
+            if text:
+                x = epochs[k] if k == 0 else (epochs[k - 1] + epochs[k]) / 2
+                ax0.annotate(text, xy=(x, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -3),
+                             textcoords="offset points", rotation=90, va="top", ha="left", fontsize=7,
+                             color="dimgray", bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.7))
+    default = "Training history"
+    if len(starts) > 1:
+        default += f" ({len(starts)} curriculum stages, dotted lines)"
+    fig.suptitle(title if title is not None else default, fontsize=11)
+    return fig
+
+
+# --- accuracy maps and the benchmark --------------------------------------------------------
+def plot_accuracy_maps(
+    maps: dict,
+    reference: Optional[dict] = None,
+    title: Optional[str] = None,
+    vmin: float = 0.0,
+    vmax: float = 1.0,
+    cmap: str = "viridis",
+    size: float = 3.6,
+):
+    """Accuracy maps side by side on one colour scale, with one colour bar.
+
+    Args:
+        maps: ``{name: result of stnutils.metrics.accuracy_map}`` (needs ``"map"``,
+            ``"offsets"``, ``"central"``, ``"general"``).
+        reference: optional ``{name: {"central", "general"}}`` (e.g. the seed's
+            :data:`stnutils.reference.SEED_ACCURACY_MAP` entries), added to the titles.
+        title: the figure's title.
+        vmin, vmax: the shared colour limits (accuracy).
+        cmap: the colour map.
+
+    Returns:
+        the figure: one axes per map and the colour bar (labelled "accuracy").
+
+    Example:
+        >>> m = {"map": np.full((3, 3), 0.5), "offsets": [-3, 0, 3], "central": 0.5, "general": 0.5}
+        >>> fig = plot_accuracy_maps({"a": m, "b": m})
+        >>> len(fig.axes), fig.axes[0].get_xlabel()
+        (3, 'j offset (px)')
+    """
+    if not maps:
+        raise ValueError("maps must hold at least one accuracy map, got 0")
+    reference = reference or {}
+    names = list(maps)
+    fig, axes = plt.subplots(1, len(names), figsize=(size * len(names) + 1.2, size + 0.6), squeeze=False,
+                             layout="constrained")
+    axes = axes[0]
+    image = None
+    for ax, name in zip(axes, names):
+        result = maps[name]
+        grid = _to_numpy(result["map"]).astype(float)
+        offsets = np.asarray(result["offsets"], dtype=float)
+        if grid.shape != (len(offsets), len(offsets)):
+            raise ValueError(f"maps[{name!r}]['map'] must be ({len(offsets)}, {len(offsets)}), got {grid.shape}")
+        step = float(np.median(np.diff(offsets))) if len(offsets) > 1 else 1.0
+        extent = (offsets[0] - step / 2, offsets[-1] + step / 2, offsets[-1] + step / 2, offsets[0] - step / 2)
+        image = ax.imshow(grid, cmap=cmap, vmin=vmin, vmax=vmax, extent=extent, interpolation="nearest")
+        ax.set_xlabel("j offset (px)")
+        ax.set_ylabel("i offset (px)")
+        text = f"{name}\ncentral {result['central']:.2f}, general {result['general']:.2f}"
+        if name in reference:
+            ref = reference[name]
+            text += f"\n(seed: central {ref['central']:.2f}, general {ref['general']:.2f})"
+        ax.set_title(text, fontsize=9)
+    fig.colorbar(image, ax=list(axes), label="accuracy", shrink=0.85)
+    n = maps[names[0]].get("n")
+    default = "Accuracy for each shift (i, j) of the digit"
+    if n is not None:
+        default += f" ({n} test digits per cell)"
+    fig.suptitle(title if title is not None else default, fontsize=11)
+    return fig
+
+
+def _row_label(model: str, profile: str) -> str:
+    if profile == "seed":
+        from .reference import seed_label
+
+        return seed_label(model)
+    return f"{model} ({profile})"
+
+
+def _curves(rows: Iterable[dict]):
+    """``{(model, profile): {contrast: (eccentricities, accuracies)}}`` sorted by eccentricity."""
+    out: dict = {}
+    for row in rows:
+        key = (str(row["model"]), str(row["profile"]))
+        per = out.setdefault(key, {}).setdefault(round(float(row["contrast"]), 4), {})
+        per[float(row["eccentricity"])] = float(row["accuracy"])
+    return {
+        key: {c: (np.array(sorted(v)), np.array([v[e] for e in sorted(v)])) for c, v in per.items()}
+        for key, per in out.items()
+    }
+
+
+def plot_benchmark(
+    rows: Sequence[dict],
+    reference_rows: Optional[Sequence[dict]] = None,
+    models: Optional[Sequence[str]] = None,
+    title: Optional[str] = None,
+    chance: float = 0.1,
+    size: float = 3.8,
+):
+    """Accuracy vs eccentricity, one panel per contrast: this book's models and the reference.
+
+    Args:
+        rows: benchmark rows (:func:`stnutils.metrics.benchmark`), drawn solid with markers.
+        reference_rows: rows drawn dashed (e.g. :func:`stnutils.reference.seed_rows`; pick
+            models with its ``models=`` argument).
+        models: names from ``rows`` to draw (default: all).
+        title: the figure's title.
+        chance: the chance level, a gray dotted line in every panel.
+
+    Returns:
+        the figure, one axes per contrast (ascending), a legend outside the panels.
+
+    Example:
+        >>> rows = [dict(model="atn", profile="quick", contrast=c, eccentricity=e, accuracy=0.5)
+        ...         for c in (0.3, 0.7) for e in (10.0, 20.0)]
+        >>> fig = plot_benchmark(rows)
+        >>> [ax.get_title() for ax in fig.axes]
+        ['contrast 0.3', 'contrast 0.7']
+    """
+    rows = list(rows)
+    if models is not None:
+        wanted = set(models)
+        rows = [r for r in rows if r["model"] in wanted]
+    reference_rows = list(reference_rows or [])
+    if not rows and not reference_rows:
+        raise ValueError("rows must hold at least one benchmark row (after the models filter), got 0")
+    own, ref = _curves(rows), _curves(reference_rows)
+    contrasts = sorted({c for per in list(own.values()) + list(ref.values()) for c in per})
+    fig, axes = plt.subplots(1, len(contrasts), figsize=(size * len(contrasts) + 2.6, size + 0.4), squeeze=False,
+                             sharey=True, layout="constrained")
+    axes = axes[0]
+    colours = plt.get_cmap("tab10" if len(own) + len(ref) <= 10 else "tab20").colors
+    styles = [(key, "-", "o") for key in own] + [(key, "--", "s") for key in ref]
+    handles: dict = {}
+    for n_line, (key, ls, marker) in enumerate(styles):
+        per = (own if ls == "-" else ref)[key]
+        label = _row_label(*key)
+        for ax, c in zip(axes, contrasts):
+            if c not in per:
+                continue
+            x, y = per[c]
+            (line,) = ax.plot(x, y, ls=ls, marker=marker, ms=3.5, lw=1.6 if ls == "-" else 1.1,
+                              color=colours[n_line % len(colours)], label=label)
+            handles.setdefault(label, line)
+    for k, (ax, c) in enumerate(zip(axes, contrasts)):
+        chance_line = ax.axhline(chance, color="gray", ls=":", lw=1.2, label=f"chance ({chance:g})")
+        ax.set_title(f"contrast {c:g}", fontsize=10)
+        ax.set_xlabel("eccentricity (px)")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        if k == 0:
+            ax.set_ylabel("accuracy")
+    handles[f"chance ({chance:g})"] = chance_line
+    fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8,
+               title="solid: this book\ndashed: reference", title_fontsize=8)
+    fig.suptitle(title if title is not None else "Accuracy vs eccentricity of the digit, per contrast", fontsize=11)
     return fig

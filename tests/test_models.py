@@ -1,0 +1,195 @@
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from stnutils.models import (
+    ATN,
+    MODEL_NAMES,
+    FastATN,
+    LeNet,
+    PoloATN,
+    TPSSTN,
+    build_model,
+    input_size,
+)
+from stnutils.transformer import attention_theta, identity_theta
+
+TRANSFORMERS = [n for n in MODEL_NAMES if n != "lenet"]
+
+
+@pytest.fixture(scope="module")
+def models():
+    torch.manual_seed(0)
+    return {name: build_model(name) for name in MODEL_NAMES}
+
+
+def _images(name, n=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    s = input_size(name)
+    return torch.rand(n, 1, s, s, generator=g)
+
+
+def test_names_and_sizes():
+    assert MODEL_NAMES == ("lenet", "stn28", "stn128", "atn", "polo_atn", "fast_atn", "tps_stn")
+    assert [input_size(n) for n in MODEL_NAMES] == [28, 28, 128, 128, 128, 128, 28]
+    with pytest.raises(ValueError, match="name must be one of"):
+        input_size("resnet")
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_forward_shape_name_and_config(models, name):
+    m = models[name]
+    assert m.name == name and m.image_size == input_size(name)
+    out = m(_images(name))
+    assert out.shape == (2, 10) and torch.isfinite(out).all()
+    # config is JSON and rebuilds the same architecture
+    config = json.loads(json.dumps(m.config))
+    clone = build_model(name, **config)
+    clone.load_state_dict(m.state_dict())
+    m.eval(), clone.eval()
+    torch.testing.assert_close(clone(_images(name)), m(_images(name)))
+
+
+@pytest.mark.parametrize("name", TRANSFORMERS)
+def test_transform_is_the_initial_one_at_init(models, name):
+    m = models[name]
+    x = _images(name, n=3, seed=1)
+    glimpse, theta = m.transform(x)
+    assert theta.shape == (3, 2, 3)
+    s = input_size(name)
+    if name in ("stn28", "stn128", "tps_stn"):  # identity: the glimpse is the input
+        torch.testing.assert_close(theta, identity_theta(3), atol=1e-5, rtol=0)
+        torch.testing.assert_close(glimpse, x, atol=1e-5, rtol=0)
+    else:  # central 28x28 crop at full resolution
+        torch.testing.assert_close(theta, attention_theta(28 / 128, 0.0, 0.0).expand(3, 2, 3))
+        torch.testing.assert_close(glimpse, x[..., 50:78, 50:78], atol=1e-4, rtol=0)
+    m(x)
+    torch.testing.assert_close(m.predicted_offset(), torch.zeros(3, 2), atol=1e-4, rtol=0)
+    assert glimpse.shape[-1] == (128 if name == "stn128" else 28) and s in (28, 128)
+
+
+@pytest.mark.parametrize("name", TRANSFORMERS)
+def test_gradients_reach_the_localisation_net(name):
+    torch.manual_seed(0)
+    m = build_model(name)
+    x, y = _images(name, n=2), torch.tensor([3, 7])
+    opt = torch.optim.SGD(m.parameters(), lr=0.05)
+    # step 1: only the (zero-initialised) head has a gradient; step 2 reaches every layer
+    for _ in range(2):
+        opt.zero_grad()
+        F.cross_entropy(m(x), y).backward()
+        opt.step()
+    loc = m.stn if name != "tps_stn" else torch.nn.ModuleList([m.localisation, m.head])
+    params = list(loc.named_parameters())
+    assert params
+    for pname, p in params:
+        assert p.grad is not None and p.grad.abs().sum() > 0, f"{name}: no gradient for {pname}"
+
+
+@pytest.mark.parametrize("name", ["atn", "tps_stn"])
+def test_deepcopy_after_forward(name):
+    import copy
+
+    m = build_model(name)
+    m(_images(name))
+    clone = copy.deepcopy(m)
+    assert clone.last_theta is not None and not clone.last_theta.requires_grad
+    assert m.last_theta.requires_grad  # the original keeps its graph for the auxiliary loss
+
+
+@pytest.mark.parametrize("r, c", [(64, 64), (40, 90), (100, 30)])
+@pytest.mark.parametrize("cls", [ATN, FastATN])
+def test_atn_parameters_map_to_the_intended_crop(cls, r, c):
+    m = cls()
+    with torch.no_grad():  # weights are zero at init: the bias alone sets (log s, atanh tx, atanh ty)
+        m.stn.head.bias.copy_(torch.tensor([math.log(28 / 128), math.atanh((c - 64) / 64), math.atanh((r - 64) / 64)]))
+    scene = torch.rand(2, 1, 128, 128)
+    glimpse, theta = m.transform(scene)
+    torch.testing.assert_close(glimpse, scene[..., r - 14 : r + 14, c - 14 : c + 14], atol=1e-4, rtol=0)
+    m(scene)
+    torch.testing.assert_close(m.predicted_offset(), torch.tensor([[r - 64.0, c - 64.0]] * 2), atol=1e-3, rtol=0)
+
+
+def test_predicted_offset_is_differentiable_for_the_auxiliary_loss():
+    torch.manual_seed(0)
+    m = PoloATN()
+    x = torch.rand(3, 1, 128, 128)
+    m(x)
+    loss = (m.predicted_offset() - torch.tensor([[10.0, -20.0]])).pow(2).mean()
+    loss.backward()
+    assert m.stn.head.weight.grad.abs().sum() > 0 and m.stn.head.bias.grad.abs().sum() > 0
+    with pytest.raises(RuntimeError, match="forward"):
+        PoloATN().predicted_offset()
+
+
+def test_polo_atn_scale_is_fixed_and_state_dict_has_no_retina():
+    m = PoloATN(scale=0.25, hidden=[64])
+    with torch.no_grad():
+        m.stn.head.bias.copy_(torch.tensor([3.0, -3.0]))
+    _, theta = m.transform(torch.rand(2, 1, 128, 128))
+    assert torch.equal(theta[:, 0, 0], torch.full((2,), 0.25)) and torch.equal(theta[:, 1, 1], theta[:, 0, 0])
+    assert m.retina.n_filters == 768
+    assert not any("bank" in k for k in m.state_dict())  # rebuilt from the config, not stored
+    assert m.config == {"scale": 0.25, "hidden": [64]}
+
+
+def test_fast_atn_localisation_reads_the_pooled_scene():
+    m = FastATN(pool=4)
+    first = m.stn.localisation[0]
+    assert isinstance(first, torch.nn.AvgPool2d) and first.kernel_size == 4
+    seen = {}
+
+    def hook(module, inputs, output):
+        seen["shape"] = tuple(inputs[0].shape)
+
+    m.stn.localisation[1].register_forward_hook(hook)
+    m(torch.rand(2, 1, 128, 128))
+    assert seen["shape"] == (2, 1, 32, 32)
+    with pytest.raises(ValueError, match="pool"):
+        FastATN(pool=3)
+
+
+def test_tps_stn_grid_and_offset():
+    m = TPSSTN(grid_size=3)
+    x = torch.rand(2, 1, 28, 28)
+    m(x)
+    assert m.last_grid.shape == (2, 28, 28, 2)
+    with torch.no_grad():  # move every control point by the same amount: a pure translation
+        m.head.bias.copy_(torch.tensor([0.25, -0.5] * 9))
+    m(x)
+    torch.testing.assert_close(m.last_theta, attention_theta(1.0, 0.25, -0.5).expand(2, 2, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(m.predicted_offset(), torch.tensor([[-7.0, 3.5]] * 2), atol=1e-4, rtol=0)
+    with pytest.raises(ValueError, match="grid_size"):
+        TPSSTN(grid_size=1)
+
+
+def test_bad_inputs_name_the_parameter():
+    with pytest.raises(ValueError, match=r"name must be one of \['lenet', 'stn28'"):
+        build_model("vgg")
+    with pytest.raises(ValueError, match="unknown keys"):
+        build_model("atn", pool=4)
+    with pytest.raises(ValueError, match="init_scale"):
+        build_model("atn", init_scale=1.5)
+    with pytest.raises(ValueError, match="scale"):
+        build_model("polo_atn", scale=-0.1)
+    with pytest.raises(ValueError, match="hidden"):
+        build_model("polo_atn", hidden=[0])
+    with pytest.raises(ValueError, match=r"images must be \(N, 1, 128, 128\)"):
+        ATN()(torch.rand(2, 1, 28, 28))
+    with pytest.raises(ValueError, match=r"images must be \(N, 1, 28, 28\)"):
+        LeNet()(torch.rand(2, 28, 28))
+    with pytest.raises(ValueError, match="float"):
+        LeNet()(torch.zeros(1, 1, 28, 28, dtype=torch.uint8))
+
+
+def test_models_read_dataset_scenes(data_root):
+    from stnutils.datasets import NoisyMNIST128
+
+    images, labels, offsets = NoisyMNIST128(root=data_root, length=4, seed=3).batch(range(4))
+    for name in ("stn128", "atn", "polo_atn", "fast_atn"):
+        m = build_model(name).eval()
+        with torch.no_grad():
+            assert m(images).shape == (4, 10)
