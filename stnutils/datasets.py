@@ -151,8 +151,8 @@ class _NoisyMNIST(torch.utils.data.Dataset):
             ``(B, 2)`` int64 (row, column displacement of the digit from the centre).
         """
         index = self._check_indices(indices).to(self.device)
-        keys = rng.sample_keys(self.seed, index)
         source = index % len(self._labels)
+        keys = rng.sample_keys(self.seed, index)
         offsets = self._offsets(keys)
         lo, hi = self.contrast
         if hi > lo:
@@ -176,12 +176,14 @@ class _NoisyMNIST(torch.utils.data.Dataset):
         if self.device.type != "cpu":
             render(0, len(index))
         else:
-            # Render chunk by chunk so every pass over a scene happens while it is in cache.
+            # Chunks of up to 128 scenes, spread over the cores: smaller chunks pay more
+            # per-operation overhead than they save in cache misses (measured: 32 -> 9.4k,
+            # 128 -> 11.9k scenes/s at batch 256 on 2 cores).
             spans = [(a, min(a + self._CHUNK, len(index))) for a in range(0, len(index), self._CHUNK)]
             _run_chunks(render, spans)
         return images, self._labels[source], offsets
 
-    _CHUNK = 32
+    _CHUNK = 128
 
     def _clouds_into(self, index: torch.Tensor, scene: torch.Tensor, scale: float, offset: float) -> None:
         """Write ``offset + scale * cloud`` for ``index`` into ``scene`` ``(b, S, S)``.

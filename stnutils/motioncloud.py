@@ -176,16 +176,19 @@ def motioncloud_pairs(
     step = max(step, 1)
     for start in range(0, keys.shape[0], step):
         k = keys[start : start + step]
-        words = rng.noise_words(k, n_words)
-        shape = (len(k), size, size)
+        bytes_ = rng.noise_words(k, n_words).view(torch.int8).view(len(k), size, size, 2)
+        env2 = env[:, :, None]
         if keys.device.type == "cpu":
-            parts = _workspace("parts", (*shape, 2), torch.float32, keys.device)
-            spectrum = torch.view_as_complex(parts.copy_(words.view(torch.int8).view(*shape, 2)))
-            field = torch.fft.ifft2(spectrum.add_(0.5 + 0.5j).mul_(env), out=_workspace("field", shape, torch.complex64, keys.device))
+            parts = _workspace("parts", bytes_.shape, torch.float32, keys.device).copy_(bytes_)
         else:
-            parts = words.view(torch.int8).to(torch.float32).view(*shape, 2)
-            field = torch.fft.ifft2(torch.view_as_complex(parts).add_(0.5 + 0.5j).mul_(env))
-        # bytes + 0.5: centred, 256 levels. Output: (p, S, S, 2), re and im interleaved.
+            parts = bytes_.to(torch.float32)
+        # (byte + 0.5) * envelope: centred bytes, 256 levels (float-only addcmul is vectorised)
+        torch.addcmul((0.5 * env2).expand(size, size, 2), parts, env2, out=parts)
+        if keys.device.type == "cpu":
+            field = torch.fft.ifft2(torch.view_as_complex(parts), out=_workspace("field", bytes_.shape[:3], torch.complex64, keys.device))
+        else:
+            field = torch.fft.ifft2(torch.view_as_complex(parts))
+        # Output of the FFT: (p, S, S, 2), re and im interleaved.
         block = out[start : start + step]
         block.copy_(torch.view_as_real(field).permute(0, 3, 1, 2))  # de-interleave: one pass
         # Reductions over the interleaved layout are strided and ~20x slower: take them here.

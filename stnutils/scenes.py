@@ -131,8 +131,19 @@ def apply_disc_mask(scene: torch.Tensor) -> torch.Tensor:
     span = flat.amax(dim=1, keepdim=True) - lo
     # a blank scene has span 0: it becomes 0 inside the disc (as x - min), not nan
     flat.sub_(lo).div_(torch.where(span > 0, span, torch.ones_like(span)))
-    outside = disc_mask(s, scene.device, torch.float32) == 0
-    return scene.masked_fill_(outside, 0.5)
+    # writing the ~3,500 corner pixels by index beats a pass over a 16,384-pixel mask
+    flat.index_fill_(1, _outside_disc_index(s, scene.device), 0.5)
+    return scene
+
+
+_OUTSIDE_CACHE: dict = {}
+
+
+def _outside_disc_index(size: int, device) -> torch.Tensor:
+    key = (size, str(device))
+    if key not in _OUTSIDE_CACHE:
+        _OUTSIDE_CACHE[key] = (disc_mask(size, device) == 0).flatten().nonzero().flatten()
+    return _OUTSIDE_CACHE[key]
 
 
 def polar_offsets(radius: torch.Tensor, direction: torch.Tensor) -> torch.Tensor:
