@@ -34,13 +34,20 @@ def checked_cells(path: Path, patterns: list) -> list:
         if cell.cell_type != "code" or not cell.source.lstrip().startswith(MARK):
             continue
         parts = []
+        previous_stream = None
         for out in cell.get("outputs", []):
             if out.output_type == "stream":
-                parts.append(f"[{out.name}] {out.text}")
-            elif out.output_type in ("execute_result", "display_data"):
-                parts.append(out.get("data", {}).get("text/plain", ""))
-            elif out.output_type == "error":
-                parts.append(f"[error] {out.ename}: {out.evalue}")
+                # Jupyter splits one stream into chunks as timing dictates: compare the text,
+                # labelled once per run of the same stream, not the chunking.
+                label = "" if out.name == previous_stream else f"[{out.name}] "
+                parts.append(label + out.text)
+                previous_stream = out.name
+            else:
+                previous_stream = None
+                if out.output_type in ("execute_result", "display_data"):
+                    parts.append(out.get("data", {}).get("text/plain", ""))
+                elif out.output_type == "error":
+                    parts.append(f"[error] {out.ename}: {out.evalue}")
         text = "".join(parts)
         for regex, replace in patterns:
             text = re.sub(regex, replace, text)
