@@ -82,6 +82,18 @@ def _conv_stack(*channels_kernels: Tuple[int, int, int], pool_first: bool = Fals
 # ---------------------------------------------------------------------------------------------
 # classifiers
 # ---------------------------------------------------------------------------------------------
+def _lenet_net(*convs: Tuple[int, int, int]) -> nn.Sequential:
+    """Centring, conv/relu/pool stages, then LeNet's fc 800 -> 500 -> 10 head (50 maps of 4x4)."""
+    return nn.Sequential(
+        _Centre(),
+        *_conv_stack(*convs),
+        nn.Flatten(),
+        nn.Linear(50 * 4 * 4, 500),
+        nn.ReLU(inplace=True),
+        nn.Linear(500, 10),
+    )
+
+
 class LeNet(nn.Module):
     """The What pathway: conv 20@5x5 - relu - pool - conv 50@5x5 - relu - pool - fc 800->500 - relu - fc 10.
 
@@ -96,14 +108,7 @@ class LeNet(nn.Module):
     def __init__(self):
         super().__init__()
         self.config: Dict = {}
-        self.net = nn.Sequential(
-            _Centre(),
-            *_conv_stack((1, 20, 5), (20, 50, 5)),  # 28 -> 24 -> 12 -> 8 -> 4
-            nn.Flatten(),
-            nn.Linear(50 * 4 * 4, 500),
-            nn.ReLU(inplace=True),
-            nn.Linear(500, 10),
-        )
+        self.net = _lenet_net((1, 20, 5), (20, 50, 5))  # 28 -> 24 -> 12 -> 8 -> 4
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 1, 28, 28)`` in [0, 1] -> logits ``(N, 10)``."""
@@ -123,14 +128,7 @@ class Classifier128(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.net = nn.Sequential(
-            _Centre(),
-            *_conv_stack((1, 20, 5), (20, 50, 5), (50, 50, 5), (50, 50, 5)),
-            nn.Flatten(),
-            nn.Linear(50 * 4 * 4, 500),
-            nn.ReLU(inplace=True),
-            nn.Linear(500, 10),
-        )
+        self.net = _lenet_net((1, 20, 5), (20, 50, 5), (50, 50, 5), (50, 50, 5))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_images(x, self.image_size)
