@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import sys
 import time
@@ -84,8 +83,6 @@ def main(argv=None) -> dict:
     parser.add_argument("--data-root", default=None, help="MNIST root (default: STNUTILS_DATA, else ./data)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, str(args.threads))
 
     ds = stn.NoisyMNIST128(args.data_root, train=True, length=10**9)
     digits = ds._digits[:1000].numpy().astype(np.float64)

@@ -15,7 +15,6 @@ __all__ = [
     "shift_digits",
     "apply_contrast",
     "composite_digits_",
-    "background_from_cloud",
     "disc_mask",
     "apply_disc_mask",
     "polar_offsets",
@@ -74,14 +73,6 @@ def apply_contrast(layer: torch.Tensor, contrast: torch.Tensor, floor_zero: bool
     norm = (layer - lo[:, None, None]) * scale[:, None, None]
     c = contrast.to(layer.dtype)[:, None, None]
     return 0.5 + c * (norm - 0.5)
-
-
-def background_from_cloud(cloud: torch.Tensor, noise: float) -> torch.Tensor:
-    """Michelson-rectified cloud (``cloud`` has max |z| = 1) scaled around 0.5 by ``noise``.
-
-    Equivalent to ``0.5 + noise * (rectif(z) - 0.5)``; in place on ``cloud``.
-    """
-    return cloud.mul_(0.5 * noise).add_(0.5)
 
 
 def composite_digits_(scene: torch.Tensor, digit: torch.Tensor, top: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
