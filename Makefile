@@ -1,6 +1,7 @@
 # The lab book builds from two commands on a fresh machine:
 #   make book [PROFILE=smoke|quick|full]   executes the notebooks, builds _build/html
-#   make test [PROFILE=smoke]              unit tests, doctests, then nbval on executed notebooks
+#   make test [PROFILE=smoke]              unit tests, doctests, nbval on executed notebooks, then
+#                                          the committed book built and checked in headless Chromium
 # MNIST: $STNUTILS_DATA (a folder holding MNIST/raw/), else ./data (downloaded there).
 
 SHELL := /bin/bash
@@ -12,6 +13,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NBVAL_DIR := _build/nbval
+BOOK_LOG := _build/book-build.log
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo )
 DEVICE ?= cpu
 SEED ?= 0
 
@@ -19,12 +22,17 @@ SEED ?= 0
 ifneq ($(strip $(STNUTILS_DATA)),)
 export STNUTILS_DATA := $(abspath $(STNUTILS_DATA))
 endif
+# Trained models shared between chapters (stnutils.runs), one folder per profile.
+STNUTILS_RUNS ?= $(CURDIR)/runs
+export STNUTILS_RUNS := $(abspath $(STNUTILS_RUNS))
 
-.PHONY: help venv book notebooks test unit nbval clean
+.PHONY: help venv book notebooks test unit nbval html check-html install-chromium clean
 
 help:
 	@echo "make book [PROFILE=quick]  execute the notebooks (papermill) and build the book in _build/html"
-	@echo "make test [PROFILE=smoke]  pytest (unit tests + doctests), then nbval on freshly executed notebooks"
+	@echo "make test [PROFILE=smoke]  pytest (unit tests + doctests), nbval on freshly executed notebooks, the book checked in Chromium"
+	@echo "make check-html            check the built _build/html in headless Chromium (screenshots in _build/screenshots)"
+	@echo "make install-chromium      apt-get install Debian's chromium (the HTML check needs it)"
 	@echo "make venv                  create .venv and install requirements.txt, stnutils (editable), the 'stnutils' kernel"
 	@echo "make clean                 remove _build and caches (keeps .venv and book/)"
 	@echo "Variables: PROFILE, DEVICE=cpu|cuda|auto, SEED=0, STNUTILS_DATA=<folder holding MNIST/raw>"
@@ -39,9 +47,13 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name stnutils --display-name "Python 3 (stnutils)"
 	@touch $(STAMP)
 
+# The build log is kept: check-html fails on any WARNING line in it, even from a build
+# run without -W.
 book: PROFILE ?= quick
-book: notebooks
-	$(VENV)/bin/jupyter-book build -W -n --keep-going .
+book: notebooks install-chromium
+	@mkdir -p _build
+	$(VENV)/bin/jupyter-book build -W -n --keep-going . 2>&1 | tee $(BOOK_LOG)
+	$(MAKE) --no-print-directory check-html
 	@echo "Book built at _build/html/index.html (profile $(PROFILE))"
 
 notebooks: PROFILE ?= quick
@@ -49,7 +61,7 @@ notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py --profile $(PROFILE) --device $(DEVICE) --seed $(SEED)
 
 test: PROFILE ?= smoke
-test: unit nbval
+test: unit nbval html
 
 # Exit status 5 (no tests collected) fails like any other error.
 unit: $(STAMP)
@@ -65,6 +77,26 @@ nbval: $(STAMP)
 	STNUTILS_DATA="$${STNUTILS_DATA:-$(CURDIR)/data}" $(PY) -m pytest -q -p no:cacheprovider \
 		--nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg $(NBVAL_DIR)/*.ipynb
 	$(PY) scripts/compare_checked_outputs.py book $(NBVAL_DIR)
+
+# The book as committed: book/ holds the executed notebooks and execution is off in
+# _config.yml, so this builds without running them, then checks it as a reader sees it.
+# --all: an incremental build does not repeat the warnings of pages it skips.
+html: $(STAMP) install-chromium
+	@mkdir -p _build
+	$(VENV)/bin/jupyter-book build --all -W -n --keep-going . 2>&1 | tee $(BOOK_LOG)
+	$(MAKE) --no-print-directory check-html
+
+# Builds nothing: opens every TOC page of _build/html in headless Chromium (page loads,
+# images load, math rendered, no Sphinx error markup, local links and anchors resolve),
+# scans the build log when there is one, and saves screenshots to _build/screenshots/
+# for CI artefacts. Exit 2 means Chromium is missing: make install-chromium.
+check-html: $(STAMP)
+	$(PY) scripts/check_html.py --site _build/html --toc _toc.yml --json _build/check-html.json \
+		$$(test -f $(BOOK_LOG) && echo --build-log $(BOOK_LOG))
+
+# Debian's chromium; a no-op when it is already on PATH.
+install-chromium:
+	command -v chromium || ($(SUDO)apt-get update && $(SUDO)apt-get install -y chromium)
 
 clean:
 	rm -rf _build .pytest_cache

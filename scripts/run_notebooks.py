@@ -27,6 +27,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # In dependency order: a notebook may read what an earlier one saved (e.g. trained models).
 NOTEBOOKS = [
     "notebooks/week01_noisy_mnist.ipynb",
+    "notebooks/week02_stn28.ipynb",  # trains lenet, stn28, stn28_adam
+    "notebooks/week03_stn128.ipynb",  # trains stn128
+    "notebooks/week04_atn.ipynb",  # trains atn, fast_atn, fast_atn_aux, stn60, stn60_constant
+    "notebooks/week05_polo_atn.ipynb",  # trains polo_atn
+    "notebooks/week06_rotation_tps.ipynb",  # trains stn28_rot, tps_rot
+    "notebooks/week07_benchmark.ipynb",  # evaluates the 128x128 models, writes results/
+    "notebooks/results.ipynb",  # the benchmark table next to the seed's
 ]
 PROFILES = ("smoke", "quick", "full")
 KERNEL = "stnutils"
@@ -151,6 +158,8 @@ def main(argv=None) -> int:
     if not out_dir.is_absolute():
         out_dir = ROOT / out_dir
     parameters = {"profile": args.profile, "device": args.device, "seed": args.seed, "data_root": data_root()}
+    # trained runs are shared by the chapters (stnutils.runs); absolute, so nbval's kernels find them too
+    os.environ.setdefault("STNUTILS_RUNS", str(ROOT / "runs"))
     print(f"Running {len(notebooks)} notebook(s) with {parameters}, kernel {kernel!r}, into {out_dir}")
     for k, nb in enumerate(notebooks, 1):
         print(f"[{k}/{len(notebooks)}] {nb}", flush=True)

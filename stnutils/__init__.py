@@ -42,7 +42,10 @@ __all__ += [
     "SpatialTransformer", "affine_sample", "attention_theta", "offset_to_theta", "rotation_theta",
     "theta_corners", "theta_to_offset", "translation_theta",
 ]
-from . import distributed, train  # noqa: E402
+from . import distributed, runs, train  # noqa: E402
 from .train import TrainConfig, fit, get_config  # noqa: E402
 
-__all__ += ["distributed", "train", "TrainConfig", "fit", "get_config"]
+__all__ += ["distributed", "runs", "train", "TrainConfig", "fit", "get_config"]
+from . import results  # noqa: E402  (results files of the benchmark, week 7 and the results page)
+
+__all__ += ["results"]

@@ -23,6 +23,7 @@ from .scenes import (
     apply_disc_mask,
     composite_digits_,
     polar_offsets,
+    rotate_digits,
     shift_digits,
 )
 
@@ -32,7 +33,7 @@ Contrast = Union[float, Tuple[float, float]]
 Batch = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 # stream ids: one independent random number per (sample, purpose)
-_S_RADIUS, _S_DIRECTION, _S_CONTRAST, _S_SHIFT_I, _S_SHIFT_J = 1, 3, 4, 5, 7
+_S_RADIUS, _S_DIRECTION, _S_CONTRAST, _S_SHIFT_I, _S_SHIFT_J, _S_ROTATION = 1, 3, 4, 5, 7, 9
 
 
 def _check_contrast(contrast: Contrast) -> Tuple[float, float]:
@@ -129,7 +130,7 @@ class _NoisyMNIST(torch.utils.data.Dataset):
     def _offsets(self, keys: torch.Tensor) -> torch.Tensor:  # (B, 2) int64
         raise NotImplementedError
 
-    def _digit_layer(self, digits: torch.Tensor, offsets: torch.Tensor):
+    def _digit_layer(self, digits: torch.Tensor, offsets: torch.Tensor, keys: torch.Tensor):
         """Return (layer (B, h, w), top (B,), left (B,), frame_larger_than_layer)."""
         raise NotImplementedError
 
@@ -159,7 +160,7 @@ class _NoisyMNIST(torch.utils.data.Dataset):
             c = lo + (hi - lo) * rng.uniform(keys, _S_CONTRAST)
         else:
             c = torch.full(index.shape, lo, dtype=torch.float64, device=self.device)
-        layer, top, left, floor_zero = self._digit_layer(self._digits[source].to(torch.float32), offsets)
+        layer, top, left, floor_zero = self._digit_layer(self._digits[source].to(torch.float32), offsets, keys)
         digit = apply_contrast(layer, c, floor_zero=floor_zero)
         images = torch.empty(len(index), 1, self.size, self.size, device=self.device)
 
@@ -247,6 +248,9 @@ class NoisyMNIST28(_NoisyMNIST):
         shift_std: std of the integer shifts ``i, j ~ N(0, shift_std)``, pixels, >= 0.
         shift_max: shifts are clipped to ``±shift_max``, in [0, 27].
         offset: a fixed ``(i, j)`` shift instead of random ones, each in [-27, 27].
+        rotation: each digit is turned by an angle drawn uniformly in ``±rotation`` degrees
+            (counter-clockwise positive, before the shift), in [0, 180]; 0: upright digits.
+            :meth:`rotations` gives the angles.
         contrast: a fixed contrast in (0, 1] or a ``(c_min, c_max)`` range drawn uniformly.
         noise: background amplitude around 0.5, in [0, 1].
         sf_0, B_sf: MotionCloud central frequency (cycles/pixel) and bandwidth.
@@ -271,6 +275,7 @@ class NoisyMNIST28(_NoisyMNIST):
         shift_std: float = 0.0,
         shift_max: int = 25,
         offset: Optional[Tuple[int, int]] = None,
+        rotation: float = 0.0,
         contrast: Contrast = (0.3, 0.7),
         noise: float = 0.75,
         sf_0: float = 0.1,
@@ -283,7 +288,15 @@ class NoisyMNIST28(_NoisyMNIST):
         self.shift_std = float(check_range("shift_std", shift_std, 0, None))
         self.shift_max = int(check_range("shift_max", shift_max, 0, DIGIT_SIZE - 1))
         self.offset = _check_offset(offset, DIGIT_SIZE - 1)
+        self.rotation = float(check_range("rotation", rotation, 0, 180))
         super().__init__(root, train, seed, contrast, noise, sf_0, B_sf, mask, length, device, download)
+
+    def rotations(self, indices: Union[Sequence[int], torch.Tensor]) -> torch.Tensor:
+        """The angle (degrees, counter-clockwise) each digit of ``indices`` is turned by, ``(B,)`` float64."""
+        index = self._check_indices(indices).to(self.device)
+        if self.rotation == 0:
+            return torch.zeros(index.shape, dtype=torch.float64, device=self.device)
+        return self.rotation * (2 * rng.uniform(rng.sample_keys(self.seed, index), _S_ROTATION) - 1)
 
     def _offsets(self, keys):
         b = keys.shape[0]
@@ -293,14 +306,18 @@ class NoisyMNIST28(_NoisyMNIST):
         shifts = (shifts * self.shift_std).clamp(-self.shift_max, self.shift_max)
         return torch.trunc(shifts).to(torch.int64)
 
-    def _digit_layer(self, digits, offsets):
+    def _digit_layer(self, digits, offsets, keys=None):
+        if self.rotation > 0:
+            degrees = self.rotation * (2 * rng.uniform(keys, _S_ROTATION) - 1)
+            digits = rotate_digits(digits, degrees)
         zeros = torch.zeros(len(digits), dtype=torch.int64, device=digits.device)
         return shift_digits(digits, offsets), zeros, zeros, False
 
     def extra_repr(self) -> str:
+        rotation = f"\nRotation: uniform in ±{self.rotation:g}°" if self.rotation > 0 else ""
         if self.offset is not None:
-            return f"Shift: fixed (i, j) = {self.offset}"
-        return f"Shift: N(0, {self.shift_std:g}) clipped to ±{self.shift_max}"
+            return f"Shift: fixed (i, j) = {self.offset}" + rotation
+        return f"Shift: N(0, {self.shift_std:g}) clipped to ±{self.shift_max}" + rotation
 
 
 class NoisyMNIST128(_NoisyMNIST):
@@ -369,7 +386,7 @@ class NoisyMNIST128(_NoisyMNIST):
             direction = 2 * math.pi * rng.uniform(keys, _S_DIRECTION)
         return polar_offsets(radius, direction)
 
-    def _digit_layer(self, digits, offsets):
+    def _digit_layer(self, digits, offsets, keys=None):
         centre = (self.size - DIGIT_SIZE) // 2
         return digits, centre + offsets[:, 0], centre + offsets[:, 1], True
 

@@ -40,6 +40,7 @@ __all__ = [
     "ROW_KEYS",
     "evaluate",
     "center_crop",
+    "inside_fraction",
     "accuracy_map",
     "benchmark",
     "write_results",
@@ -84,6 +85,40 @@ def center_crop(images: torch.Tensor, size: int) -> torch.Tensor:
         raise ValueError(f"size must be <= the image side {min(h, w)}, got {size}")
     top, left = (h - size) // 2, (w - size) // 2
     return images[..., top : top + size, left : left + size]
+
+
+def inside_fraction(theta: torch.Tensor, out_size: Union[int, Tuple[int, int]]) -> torch.Tensor:
+    """Fraction of each output's pixels that ``theta`` samples from inside the input.
+
+    An affine transformer (``affine_grid``, ``align_corners=False``) maps each output pixel
+    centre to a point of the input in normalised coordinates; the input covers
+    ``[-1, 1]`` on both axes (the outer edges of its border pixels). A point outside shows
+    only the fill value, so a fraction of 0 means the output holds nothing of the input.
+
+    Args:
+        theta: ``(N, 2, 3)`` output-to-input affine maps.
+        out_size: the output's side ``h`` or ``(h, w)``, pixels.
+
+    Returns:
+        ``(N,)`` fractions in [0, 1] (float).
+
+    Raises:
+        ValueError: ``theta`` is not ``(N, 2, 3)`` or ``out_size`` is not positive.
+
+    Example:
+        >>> eye = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+        >>> inside_fraction(eye, 28).tolist(), inside_fraction(2 * eye, 28).tolist()
+        ([1.0], [0.25])
+    """
+    if not isinstance(theta, torch.Tensor) or theta.dim() != 3 or tuple(theta.shape[1:]) != (2, 3):
+        shape = tuple(theta.shape) if isinstance(theta, torch.Tensor) else type(theta).__name__
+        raise ValueError(f"theta must be an (N, 2, 3) tensor, got {shape}")
+    h, w = (out_size, out_size) if isinstance(out_size, int) else tuple(out_size)
+    check_positive_int("out_size", h)
+    check_positive_int("out_size", w)
+    theta = theta.detach().to(torch.float64)
+    grid = torch.nn.functional.affine_grid(theta, [theta.shape[0], 1, h, w], align_corners=False)
+    return (grid.abs() <= 1).all(dim=-1).to(torch.float64).mean(dim=(1, 2)).to(torch.get_default_dtype())
 
 
 @torch.no_grad()

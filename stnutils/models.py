@@ -39,6 +39,7 @@ __all__ = [
     "LeNet",
     "Classifier128",
     "STN28",
+    "STN60",
     "STN128",
     "ATN",
     "PoloATN",
@@ -145,6 +146,18 @@ def _localisation28() -> Tuple[nn.Module, int]:
         *_conv_stack((1, 8, 7), (8, 10, 5), pool_first=True),  # 28 -> 22 -> 11 -> 7 -> 3
         nn.Flatten(),
         nn.Linear(10 * 3 * 3, 32),
+        nn.ReLU(inplace=True),
+    )
+    return net, 32
+
+
+def _localisation60() -> Tuple[nn.Module, int]:
+    """The tutorial's net on a 60x60 field: conv 8@7 - pool - relu - conv 10@5 - pool - relu - fc 32."""
+    net = nn.Sequential(
+        _Centre(),
+        *_conv_stack((1, 8, 7), (8, 10, 5), pool_first=True),  # 60 -> 54 -> 27 -> 23 -> 11
+        nn.Flatten(),
+        nn.Linear(10 * 11 * 11, 32),
         nn.ReLU(inplace=True),
     )
     return net, 32
@@ -266,6 +279,30 @@ class STN28(_TransformerModel):
         super().__init__()
         self.config: Dict = {}
         loc, n = _localisation28()
+        self.stn = SpatialTransformer(loc, n, GLIMPSE, mode="affine")
+        self.classifier = LeNet()
+
+
+class STN60(_TransformerModel):
+    """Affine transformer that downsamples: a 60x60 scene in, a 28x28 glimpse out, LeNet.
+
+    The PyTorch-tutorial experiment the seed extended (MNIST in a 60x60 field, the
+    transformer extracting the 28x28 digit): the glimpse starts as the whole field shrunk
+    to 28x28 (identity theta) and must learn to zoom in on the digit.
+
+    Example:
+        >>> m = STN60()
+        >>> m.transform(torch.rand(2, 1, 60, 60))[0].shape
+        torch.Size([2, 1, 28, 28])
+    """
+
+    name = "stn60"
+    image_size = 60
+
+    def __init__(self):
+        super().__init__()
+        self.config: Dict = {}
+        loc, n = _localisation60()
         self.stn = SpatialTransformer(loc, n, GLIMPSE, mode="affine")
         self.classifier = LeNet()
 
@@ -469,12 +506,12 @@ class TPSSTN(_TransformerModel):
 # ---------------------------------------------------------------------------------------------
 # registry
 # ---------------------------------------------------------------------------------------------
-_MODELS = {cls.name: cls for cls in (LeNet, STN28, STN128, ATN, PoloATN, FastATN, TPSSTN)}
+_MODELS = {cls.name: cls for cls in (LeNet, STN28, STN60, STN128, ATN, PoloATN, FastATN, TPSSTN)}
 MODEL_NAMES: Tuple[str, ...] = tuple(_MODELS)
 
 
 def input_size(name: str) -> int:
-    """Side of the square images model ``name`` takes (28 or 128).
+    """Side of the square images model ``name`` takes (28, 60 or 128).
 
     Example:
         >>> input_size("atn"), input_size("tps_stn")

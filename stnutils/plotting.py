@@ -32,6 +32,8 @@ __all__ = [
     "plot_accuracy_maps",
     "plot_benchmark",
     "animate_transformer",
+    "plot_history_comparison",
+    "plot_offset_tracking",
 ]
 
 
@@ -573,7 +575,7 @@ def _stage_text(entry: dict, show_contrast: bool) -> str:
     parts = []
     for key, name in _CURRICULUM_KEYS:
         if entry.get(key) is not None:
-            parts.append(f"{name} {float(entry[key]):g} px")
+            parts.append(f"{name} {float(entry[key]):.3g} px")  # 4.44 px, not 4.44444 px
     if show_contrast and entry.get("contrast") is not None:
         c = entry["contrast"]
         parts.append(f"c {c[0]:g}–{c[1]:g}" if isinstance(c, (list, tuple)) else f"c {float(c):g}")
@@ -772,6 +774,7 @@ def plot_benchmark(
     title: Optional[str] = None,
     chance: float = 0.1,
     size: float = 3.8,
+    colors: Optional[dict] = None,
 ):
     """Accuracy vs eccentricity, one panel per contrast: this book's models and the reference.
 
@@ -782,6 +785,8 @@ def plot_benchmark(
         models: names from ``rows`` to draw (default: all).
         title: the figure's title.
         chance: the chance level, a gray dotted line in every panel.
+        colors: optional ``{model name: matplotlib colour}`` (e.g. one colour for a model
+            and its reference counterpart); other lines take the next colour of the cycle.
 
     Returns:
         the figure, one axes per contrast (ascending), a legend outside the panels.
@@ -816,7 +821,7 @@ def plot_benchmark(
                 continue
             x, y = per[c]
             (line,) = ax.plot(x, y, ls=ls, marker=marker, ms=3.5, lw=1.6 if ls == "-" else 1.1,
-                              color=colours[n_line % len(colours)], label=label)
+                              color=(colors or {}).get(key[0], colours[n_line % len(colours)]), label=label)
             handles.setdefault(label, line)
     for k, (ax, c) in enumerate(zip(axes, contrasts)):
         chance_line = ax.axhline(chance, color="gray", ls=":", lw=1.2, label=f"chance ({chance:g})")
@@ -830,4 +835,177 @@ def plot_benchmark(
     fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8,
                title="solid: this book\ndashed: reference", title_fontsize=8)
     fig.suptitle(title if title is not None else "Accuracy vs eccentricity of the digit, per contrast", fontsize=11)
+    return fig
+
+
+# --- comparing runs: curves of several runs, where a transformer looks ---------------------
+_COMPARISON_LABELS = {"loss": "training loss", "train_acc": "training accuracy", "test_acc": "test accuracy",
+                      "test_loss": "test loss"}
+
+
+def plot_history_comparison(
+    histories: dict,
+    metrics: Sequence[str] = ("loss", "test_acc"),
+    title: Optional[str] = None,
+    chance: Optional[float] = 0.1,
+    size: float = 4.3,
+):
+    """The same metrics of several runs side by side: one panel per metric, one line per run.
+
+    Curriculum stage boundaries of the first run (a change of ``"stage"``, or of the
+    shift/eccentricity std or contrast) are dotted vertical lines; the top axis of each
+    panel gives the stage's shift or eccentricity std.
+
+    Args:
+        histories: ``{run name: history}``, each history a list of per-epoch dicts as
+            :func:`stnutils.train.fit` returns (``"epoch"`` and the ``metrics`` keys).
+        metrics: the history keys to draw, one panel each (accuracies get ``[0, 1]`` and
+            the chance level).
+        title: the figure's title.
+        chance: the chance accuracy drawn in accuracy panels (``None``: none).
+
+    Returns:
+        the figure, one axes per metric.
+
+    Raises:
+        ValueError: no history, an empty history, or a metric that no run recorded.
+
+    Example:
+        >>> h = [dict(epoch=e, loss=1 / e, test_acc=0.5, stage=e // 2, shift_std=float(e // 2)) for e in range(1, 5)]
+        >>> fig = plot_history_comparison({"sgd": h, "adam": h})
+        >>> [ax.get_ylabel() for ax in fig.axes], len(fig.axes[0].get_lines()) >= 2
+        (['training loss', 'test accuracy'], True)
+    """
+    if not histories:
+        raise ValueError("histories must hold at least one run, got 0")
+    runs = {str(name): list(h) for name, h in histories.items()}
+    for name, history in runs.items():
+        if not history:
+            raise ValueError(f"histories[{name!r}] must hold at least one epoch, got 0")
+    if not metrics:
+        raise ValueError("metrics must name at least one history key, got 0")
+    for metric in metrics:
+        if not any(metric in e for h in runs.values() for e in h):
+            raise ValueError(f"metrics must be keys of the history entries, {metric!r} is in no run")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(size * len(metrics) + 0.4, 3.6), squeeze=False,
+                             layout="constrained")
+    axes = axes[0]
+    for ax, metric in zip(axes, metrics):
+        for name, history in runs.items():
+            x = np.array([_value(e, "epoch") if "epoch" in e else k + 1 for k, e in enumerate(history)])
+            y = np.array([_value(e, metric) for e in history])
+            ok = ~np.isnan(y)
+            if ok.any():
+                ax.plot(x[ok], y[ok], "o-" if ok.sum() < 30 else "-", ms=3, label=name)
+        is_acc = "acc" in metric and "loss" not in metric
+        if is_acc:
+            ax.set_ylim(0, 1.02)
+            if chance is not None:
+                ax.axhline(chance, color="gray", ls="--", lw=1, label=f"chance ({chance:g})")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(_COMPARISON_LABELS.get(metric, metric.replace("_", " ")))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    # the first run's curriculum: dotted boundaries, the stage values on a top axis
+    first = next(iter(runs.values()))
+    epochs = np.array([_value(e, "epoch") if "epoch" in e else k + 1 for k, e in enumerate(first)])
+    keys = [_stage_key(e) for e in first]
+    starts = [0] + [k for k in range(1, len(first)) if keys[k] != keys[k - 1]]
+    show_contrast = len({str(e.get("contrast")) for e in first}) > 1
+    for ax in axes:
+        for k in starts[1:]:
+            ax.axvline((epochs[k - 1] + epochs[k]) / 2, color="gray", ls=":", lw=1)
+    key = next(((k, name) for k, name in _CURRICULUM_KEYS if first[0].get(k) is not None), None)
+    if len(starts) > 1 and key is not None:
+        step = max(1, int(math.ceil(len(starts) / 16)))  # at most 16 labels
+        ticks = [epochs[k] for k in starts][::step]
+        labels = [f"{_value(first[k], key[0]):g}" for k in starts][::step]
+        for ax in axes:
+            top = ax.secondary_xaxis("top")
+            top.set_xticks(ticks)
+            top.set_xticklabels(labels, fontsize=7)
+            top.set_xlabel(f"curriculum stage: {key[1]} (px)", fontsize=8)
+    fig.suptitle(title if title is not None else "Training runs compared", fontsize=11)
+    return fig
+
+
+def plot_offset_tracking(
+    offsets,
+    predicted: dict,
+    title: Optional[str] = None,
+    limit: Optional[float] = None,
+    size: float = 3.8,
+):
+    """Where a transformer looks against where the digit is, for the row and column offsets.
+
+    A transformer that centres every digit puts its glimpse centre on the digit's offset:
+    the points lie on the diagonal. One that ignores its input draws a horizontal line
+    (the same glimpse for every scene).
+
+    Args:
+        offsets: ``(N, 2)`` true ``(i, j)`` digit offsets, pixels (the datasets' ``offsets``).
+        predicted: ``{model name: (N, 2)}`` glimpse centres ``(i, j)`` in pixels from the
+            field centre, e.g. :func:`stnutils.transformer.theta_to_offset` of the thetas.
+        title: the figure's title.
+        limit: the view is ``±limit`` pixels on both axes; glimpse centres beyond it are
+            drawn on the border as open triangles and counted in the legend. None: the
+            view holds every point.
+
+    Returns:
+        the figure: two axes, row offset ``i`` and column offset ``j``.
+
+    Raises:
+        ValueError: shapes that are not ``(N, 2)`` or that differ between models, no
+            model, a ``limit`` that is not positive.
+
+    Example:
+        >>> off = torch.tensor([[1, -2], [3, 0]])
+        >>> fig = plot_offset_tracking(off, {"stn": off.float()})
+        >>> [ax.get_xlabel() for ax in fig.axes]
+        ['digit offset i (px)', 'digit offset j (px)']
+    """
+    true = _to_numpy(offsets).astype(float)
+    if true.ndim != 2 or true.shape[1] != 2 or len(true) == 0:
+        raise ValueError(f"offsets must be (N, 2) with N >= 1, got shape {tuple(true.shape)}")
+    if not predicted:
+        raise ValueError("predicted must hold at least one model's glimpse centres, got 0")
+    preds = {}
+    for name, value in predicted.items():
+        arr = _to_numpy(value).astype(float)
+        if arr.shape != true.shape:
+            raise ValueError(f"predicted[{name!r}] must have the shape of offsets {tuple(true.shape)}, "
+                             f"got {tuple(arr.shape)}")
+        preds[str(name)] = arr
+    if limit is not None and not limit > 0:
+        raise ValueError(f"limit must be a positive number of pixels or None, got {limit!r}")
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1.6, size + 0.4), squeeze=False, layout="constrained")
+    axes = axes[0]
+    if limit is None:
+        lo = min(true.min(), min(p.min() for p in preds.values())) - 1
+        hi = max(true.max(), max(p.max() for p in preds.values())) + 1
+    else:
+        lo, hi = -float(limit), float(limit)
+    colours = plt.get_cmap("tab10").colors
+    for col, (ax, axis) in enumerate(zip(axes, ("i", "j"))):
+        ax.plot([lo, hi], [lo, hi], color="gray", ls="--", lw=1, label="glimpse on the digit")
+        for n_model, (name, arr) in enumerate(preds.items()):
+            colour = colours[n_model % len(colours)]
+            x, y = true[:, col], arr[:, col]
+            out = (y < lo) | (y > hi)
+            label = name if not out.any() else f"{name} ({out.sum()} of {len(y)} beyond ±{hi:g} px)"
+            ax.plot(x[~out], y[~out], "o", ms=2.5, alpha=0.5, color=colour, label=label)
+            for beyond, marker, edge in ((y > hi, "^", hi), (y < lo, "v", lo)):
+                if beyond.any():  # drawn on the border, pointing the way out
+                    ax.plot(x[beyond], np.full(beyond.sum(), edge), marker, ms=4, mfc="none", alpha=0.6,
+                            color=colour, label="_nolegend_")
+        pad = 0.03 * (hi - lo)  # border markers stay whole
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_aspect("equal")
+        ax.set_xlabel(f"digit offset {axis} (px)")
+        ax.set_ylabel(f"glimpse centre {axis} (px)")
+        ax.set_title("row (i)" if axis == "i" else "column (j)", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right", markerscale=2)
+    fig.suptitle(title if title is not None else "Where the transformer looks vs where the digit is", fontsize=11)
     return fig

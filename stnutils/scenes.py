@@ -13,6 +13,7 @@ import torch
 __all__ = [
     "DIGIT_SIZE",
     "shift_digits",
+    "rotate_digits",
     "apply_contrast",
     "composite_digits_",
     "disc_mask",
@@ -47,6 +48,30 @@ def shift_digits(digits: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
     batch = torch.arange(b, device=digits.device)[:, None, None]
     canvas[batch, rows[:, :, None], cols[:, None, :]] = digits
     return canvas[:, pad : pad + h, pad : pad + w]
+
+
+def rotate_digits(digits: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
+    """Turn each digit counter-clockwise (as displayed) by ``degrees`` about its frame's centre.
+
+    Bilinear, zero outside the frame; corners that leave the frame are lost.
+
+    Args:
+        digits: ``(B, H, W)`` float images.
+        degrees: ``(B,)`` angles in degrees, counter-clockwise on screen.
+
+    Returns:
+        ``(B, H, W)``.
+
+    Example:
+        >>> x = torch.zeros(1, 5, 5); x[0, 0, 2] = 1            # a dot above the centre
+        >>> rotate_digits(x, torch.tensor([90.0]))[0].argmax().item() == 2 * 5 + 0   # now left of it
+        True
+    """
+    from .transformer import affine_sample, rotation_theta  # a sampling helper, no scene logic
+
+    angle = degrees.to(device=digits.device, dtype=torch.float64) * (math.pi / 180.0)
+    theta = rotation_theta(angle).to(digits.dtype)
+    return affine_sample(digits[:, None], theta, tuple(digits.shape[1:]))[:, 0]
 
 
 def apply_contrast(layer: torch.Tensor, contrast: torch.Tensor, floor_zero: bool = False) -> torch.Tensor:

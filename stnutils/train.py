@@ -54,6 +54,7 @@ __all__ = [
     "location_loss",
     "fit",
     "load_history",
+    "load_snapshots",
 ]
 
 # The task each model is trained on: "28" = NoisyMNIST28 (the What task), "128" = NoisyMNIST128.
@@ -61,16 +62,17 @@ MODEL_TASKS = {
     "lenet": "28",
     "stn28": "28",
     "tps_stn": "28",
+    "stn60": "60",
     "stn128": "128",
     "atn": "128",
     "polo_atn": "128",
     "fast_atn": "128",
 }
-TASKS = ("28", "128")
+TASKS = ("28", "60", "128")
 OPTIMIZERS = ("sgd", "adam")
 LR_SCHEDULES = ("step", "constant")
-_CURRICULUM_KEY = {"28": "shift_std", "128": "eccentricity_std"}
-_SCENE_SIZE = {"28": 28, "128": 128}
+_CURRICULUM_KEY = {"28": "shift_std", "60": "eccentricity_std", "128": "eccentricity_std"}
+_SCENE_SIZE = {"28": 28, "60": 60, "128": 128}
 # A resumed run must train the same thing; only these may differ from the saved config.
 _MAY_CHANGE_ON_RESUME = ("epochs", "device", "data_root")
 _EVAL_BATCH = 250
@@ -113,9 +115,11 @@ class TrainConfig:
     final_contrast_epochs: int = 0  # the last epochs draw the contrast from final_contrast
     final_contrast: Tuple[float, float] = (0.3, 0.7)
     noise: float = 0.75  # MotionCloud background amplitude
+    rotation: float = 0.0  # task 28 only: digits turned uniformly in ±rotation degrees
     # --- extras
     aux_location_weight: float = 0.0  # > 0: also regress predicted_offset() on the true offset
     test_samples: int = 1000  # fixed test scenes (MNIST test split) evaluated every epoch
+    stage_snapshots: bool = False  # also keep the weights at the start and after every stage
     seed: int = 0  # weights, scenes, order and dropout all derive from it
     device: str = "cpu"  # cpu | cuda | cuda:N | auto
     data_root: Optional[str] = None  # folder holding MNIST/raw (default: $STNUTILS_DATA, ./data)
@@ -160,6 +164,12 @@ class TrainConfig:
             raise ValueError(f"final_contrast must have c_min <= c_max, got {self.final_contrast!r}")
         self.final_contrast = (lo, hi)
         self.noise = float(check_range("noise", self.noise, 0, 1))
+        self.rotation = float(check_range("rotation", self.rotation, 0, 180))
+        if not isinstance(self.stage_snapshots, bool):
+            raise ValueError(f"stage_snapshots must be True or False, got {self.stage_snapshots!r}")
+        if self.rotation > 0 and self.task != "28":
+            raise ValueError(f"rotation is only for task '28' (NoisyMNIST28), got rotation={self.rotation} "
+                             f"with task {self.task!r}")
         self.aux_location_weight = float(check_range("aux_location_weight", self.aux_location_weight, 0, None))
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
             raise ValueError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
@@ -199,15 +209,27 @@ _SHIFTS = [float(s) for s in range(16)]  # shift_std 0, 1, ..., 15 px, +1 per st
 # true offsets (fast_atn_aux at std 20 after a std-0 epoch: test 0.44; after 4.44: 0.83).
 _ECCENTRICITIES = [40.0 * k / 9 for k in range(1, 10)]
 _28 = dict(curriculum=_SHIFTS, lr=0.01, lr_schedule="constant")
+# 60x60 field (the downsampling experiment): eccentricity std 2, 4, ..., 16 px (16 = the edge)
+_ECC60 = [2.0 * k for k in range(1, 9)]
+# Rotation: no shift, digits turned in ±90°; eight stages only to give the run its length
+_ROT = dict(curriculum=[0.0] * 8, rotation=90.0, lr=0.01, lr_schedule="constant")
 _128 = dict(curriculum=_ECCENTRICITIES, final_contrast_epochs=20)
 
 SCHEDULES = {
     # What pathway and STN 28x28: SGD, shift_std raised by 1 every 20 epochs from 0 to 15
     "lenet": dict(_28, model="lenet"),
-    "stn28": dict(_28, model="stn28"),
+    "stn28": dict(_28, model="stn28", stage_snapshots=True),
     "tps_stn": dict(_28, model="tps_stn"),
     # the seed's failure: Adam at lr 1e-2 collapses to chance on the shift curriculum
-    "stn28_adam": dict(_28, model="stn28", optimizer="adam"),
+    "stn28_adam": dict(_28, model="stn28", optimizer="adam", stage_snapshots=True),
+    # rotated digits (no shift): does the transformer turn them upright? affine vs thin-plate spline
+    "stn28_rot": dict(_ROT, model="stn28"),
+    "tps_rot": dict(_ROT, model="tps_stn"),
+    # 60x60 -> 28x28 downsampling, SGD 0.02: constant vs x0.7 at every eccentricity stage
+    # ("decay_per_stage": the same number of halvings in every profile)
+    "stn60": dict(curriculum=_ECC60, model="stn60", lr=0.02, lr_gamma=0.7, decay_per_stage=True,
+                  stage_snapshots=True),
+    "stn60_constant": dict(curriculum=_ECC60, model="stn60", lr=0.02, lr_schedule="constant", stage_snapshots=True),
     # 128x128: 110 epochs, eccentricity std raised every 10, last 20 with contrast in [0.3, 0.7]
     "stn128": dict(_128, model="stn128", lr=0.01, lr_step_size=30, lr_gamma=0.1),
     "atn": dict(_128, model="atn", lr=0.01, lr_step_size=10, lr_gamma=0.5),
@@ -228,6 +250,9 @@ SCHEDULES = {
 _SIZES = {
     ("28", "full"): dict(epochs_per_stage=20, samples_per_epoch=60_000, batch_size=100, test_samples=10_000),
     ("128", "full"): dict(epochs_per_stage=10, samples_per_epoch=60_000, batch_size=100, test_samples=10_000),
+    ("60", "full"): dict(epochs_per_stage=5, samples_per_epoch=60_000, batch_size=100, test_samples=10_000),
+    ("60", "quick"): dict(epochs_per_stage=1, samples_per_epoch=10_000, batch_size=100, test_samples=2_000),
+    ("60", "smoke"): dict(epochs=2, epochs_per_stage=1, samples_per_epoch=64, batch_size=32, test_samples=64),
     ("28", "quick"): dict(epochs_per_stage=1, samples_per_epoch=10_000, batch_size=100, test_samples=2_000),
     ("128", "quick"): dict(epochs_per_stage=1, samples_per_epoch=20_000, batch_size=100, test_samples=1_000,
                            final_contrast_epochs=2),
@@ -262,6 +287,7 @@ def get_config(name: str, profile: str = "quick", **overrides) -> TrainConfig:
     check_choice("schedule", name, list(SCHEDULES))
     check_profile(profile)
     base = dict(SCHEDULES[name])
+    decay_per_stage = base.pop("decay_per_stage", False)
     task = MODEL_TASKS[base["model"]]
     full = dict(base)
     full.update(_SIZES[(task, "full")])
@@ -273,7 +299,9 @@ def get_config(name: str, profile: str = "quick", **overrides) -> TrainConfig:
         cfg["final_contrast_epochs"] = 0
     if "epochs" not in sizes:
         cfg["epochs"] = len(cfg["curriculum"]) * cfg["epochs_per_stage"] + cfg["final_contrast_epochs"]
-    if "lr_step_size" in base:
+    if decay_per_stage:
+        cfg["lr_step_size"] = cfg["epochs_per_stage"]
+    elif "lr_step_size" in base:
         # The learning rate follows the full schedule per scene seen: a step every
         # lr_step_size x 60,000 scenes. Scaling it per epoch instead decays a quick run's
         # rate 1000-fold before it has seen enough scenes to learn anything.
@@ -358,8 +386,9 @@ def _make_dataset(cfg: TrainConfig, train: bool, seed: int, std: float, contrast
     common = dict(root=cfg.data_root, train=train, seed=seed, contrast=contrast, noise=cfg.noise,
                   length=length, device=device)
     if cfg.task == "28":
-        return NoisyMNIST28(shift_std=std, **common)
-    return NoisyMNIST128(eccentricity_std=std, **common)
+        return NoisyMNIST28(shift_std=std, rotation=cfg.rotation, **common)
+    size = _SCENE_SIZE[cfg.task]
+    return NoisyMNIST128(size=size, eccentricity_std=std, eccentricity_max=min(40.0, (size - 28) / 2), **common)
 
 
 def _epoch_indices(cfg: TrainConfig, epoch: int, length: int) -> torch.Tensor:
@@ -443,6 +472,19 @@ def _save(path: Path, model: nn.Module, optimizer, extra: dict) -> None:
     from .checkpoint import save_model  # atomic: tmp file in the same folder + os.replace
 
     save_model(path, model, optimizer=optimizer, extra=extra)
+
+
+def _save_snapshot(out_dir: Path, model: nn.Module, epoch: int) -> None:
+    _save(out_dir / "snapshots" / f"epoch{epoch:04d}.pt", model, None, extra={"kind": "snapshot", "epoch": epoch})
+
+
+def load_snapshots(run_dir: Union[str, os.PathLike], device="cpu") -> List[Tuple[int, nn.Module]]:
+    """``[(epoch, model), ...]`` saved by a run with ``stage_snapshots`` (epoch 0: the initial
+    weights), in epoch order; empty if the run kept none."""
+    from .checkpoint import load_checkpoint, load_model
+
+    paths = sorted((Path(run_dir) / "snapshots").glob("epoch*.pt"))
+    return [(int(load_checkpoint(p)["extra"]["epoch"]), load_model(p, device)) for p in paths]
 
 
 def _check_resumable(saved: dict, cfg: TrainConfig) -> None:
@@ -555,6 +597,8 @@ def fit(
             out_dir.mkdir(parents=True, exist_ok=True)
             _write_json(out_dir / "config.json", cfg.to_dict())
             _write_json(out_dir / "run.json", run_info)
+            if cfg.stage_snapshots and start_epoch == 0:
+                _save_snapshot(out_dir, model, 0)
 
         # The test set: fixed scenes (seed, digits), drawn at each epoch's difficulty.
         test_seed = _derive_seed(cfg.seed, "test")
@@ -591,6 +635,8 @@ def fit(
                     "torch_rng_state": torch.get_rng_state(),  # for the record: each epoch re-seeds
                 })
                 _write_json(out_dir / "history.json", history)
+                if cfg.stage_snapshots and ((epoch + 1) % cfg.epochs_per_stage == 0 or epoch + 1 == cfg.epochs):
+                    _save_snapshot(out_dir, model, epoch + 1)
                 if verbose:
                     tqdm.write(
                         f"{desc} stage {row['stage']} {cfg.curriculum_key} {stage['std']:g} lr {lr:.3g} "

@@ -32,6 +32,7 @@ __all__ = [
     "offset_to_theta",
     "theta_corners",
     "theta_to_offset",
+    "theta_angle",
     "params_to_theta",
     "identity_params",
     "tps_control_points",
@@ -274,6 +275,28 @@ def theta_to_offset(theta: torch.Tensor, in_size: Size) -> torch.Tensor:
     _check_theta(theta)
     h, w = _hw(in_size, "in_size")
     return torch.stack([theta[:, 1, 2] * (h / 2.0), theta[:, 0, 2] * (w / 2.0)], dim=1)
+
+
+def theta_angle(theta: torch.Tensor) -> torch.Tensor:
+    """The rotation (radians) of ``theta``'s linear part, as :func:`rotation_theta` defines it.
+
+    For ``theta = rotation_theta(a, scale)`` it returns ``a``; for a general affine map, the
+    angle of its first column (the direction the output's x axis samples along). A glimpse
+    sampled with angle ``a`` shows the content turned counter-clockwise by ``a``, so a
+    transformer that uprights a digit turned by ``alpha`` learns ``a ≈ -alpha``.
+
+    Args:
+        theta: ``(N, 2, 3)``.
+
+    Returns:
+        ``(N,)`` in (-π, π].
+
+    Example:
+        >>> round(theta_angle(rotation_theta(0.5, scale=0.3)).item(), 6)
+        0.5
+    """
+    _check_theta(theta)
+    return torch.atan2(theta[:, 1, 0], theta[:, 0, 0])
 
 
 # ---------------------------------------------------------------------------------------------

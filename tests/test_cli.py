@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from stnutils.__main__ import main
+from stnutils.train import SCHEDULES
 
 TRAIN_OPTIONS = ["--model", "--profile", "--out", "--device", "--seed", "--resume", "--overwrite", "--data-root",
                  "--epochs", "--set", "--quiet"]
@@ -49,7 +50,7 @@ def test_schedules_lists_every_schedule_and_profile(capsys):
     rows = [line.split() for line in lines[1:]]
     assert ["stn128", "full", "stn128", "110", "60000"] in [r[:5] for r in rows]
     assert ["stn28", "full", "stn28", "320", "60000"] in [r[:5] for r in rows]
-    assert len(rows) == 9 * 3
+    assert len(rows) == len(SCHEDULES) * 3
 
 
 BASE = ["train", "--model", "lenet", "--profile", "smoke", "--device", "cpu", "--quiet"]

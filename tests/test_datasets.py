@@ -177,6 +177,8 @@ def test_cpu_and_cuda_agree(data_root):
         (stn.NoisyMNIST28, {"noise": -0.1}, r"noise must be in \[0, 1\], got -0.1"),
         (stn.NoisyMNIST28, {"sf_0": 0}, r"sf_0 must be in \(0, 0.5\]"),
         (stn.NoisyMNIST28, {"length": 0}, r"length must be a positive integer"),
+        (stn.NoisyMNIST28, {"rotation": -5}, r"rotation must be in \[0, 180\], got -5"),
+        (stn.NoisyMNIST28, {"rotation": 200}, r"rotation must be in \[0, 180\], got 200"),
         (stn.NoisyMNIST128, {"eccentricity_std": -2}, r"eccentricity_std must be in \[0, inf\]"),
         (stn.NoisyMNIST128, {"eccentricity_max": 60}, r"eccentricity_max must be in \[0, 50\], got 60"),
         (stn.NoisyMNIST128, {"radius": 51}, r"radius must be in \[0, 50\], got 51"),
@@ -188,6 +190,39 @@ def test_cpu_and_cuda_agree(data_root):
 def test_bad_parameters_raise_clear_errors(data_root, cls, kwargs, message):
     with pytest.raises(ValueError, match=message):
         cls(data_root, **kwargs)
+
+
+def test_rotate_digits_turns_counter_clockwise_about_the_centre():
+    from stnutils.scenes import rotate_digits
+
+    x = torch.zeros(2, 28, 28)
+    x[:, 4:10, 13:15] = 1.0  # a bar above the centre
+    y = rotate_digits(x, torch.tensor([90.0, 0.0]))
+    torch.testing.assert_close(y[1], x[1], atol=1e-6, rtol=0)  # 0 degrees: unchanged
+    # 90 degrees counter-clockwise on screen: the bar is now left of the centre, horizontal
+    torch.testing.assert_close(y[0], torch.rot90(x[0], 1, dims=(0, 1)), atol=1e-5, rtol=0)
+    assert y[0, 13:15, 4:10].mean() > 0.9 and y[0, :, 14:].sum() < 1e-4
+
+
+def test_rotation_is_deterministic_uniform_and_applied(data_root):
+    plain = stn.NoisyMNIST28(data_root, train=False, seed=2, contrast=0.7, noise=0.0)
+    turned = stn.NoisyMNIST28(data_root, train=False, seed=2, contrast=0.7, noise=0.0, rotation=60)
+    angles = turned.rotations(range(4000))
+    assert angles.abs().max() <= 60 and angles.min() < -55 and angles.max() > 55
+    assert abs(angles.mean().item()) < 2.0 and abs(angles.std().item() - 60 / math.sqrt(3)) < 1.0
+    torch.testing.assert_close(turned.rotations([5, 1]), angles[[5, 1]], rtol=0, atol=0)
+    assert torch.equal(plain.rotations(range(3)), torch.zeros(3, dtype=torch.float64))
+    x0, y0, _ = plain.batch(range(8))
+    x1, y1, _ = turned.batch(range(8))
+    assert torch.equal(y0, y1)
+    from stnutils.scenes import apply_contrast, rotate_digits
+
+    # without background the scene is the rotated digit at contrast 0.7 (composited over 0.5)
+    digits = load_mnist(data_root, train=False)[0][:8].float()
+    expected = apply_contrast(rotate_digits(digits, angles[:8]), torch.full((8,), 0.7))
+    torch.testing.assert_close(x1[:, 0], torch.maximum(expected, torch.full_like(expected, 0.5)), atol=1e-5, rtol=0)
+    assert (x1 - x0).abs().amax(dim=(1, 2, 3)).min() > 0.1  # every digit moved
+    assert "Rotation: uniform in ±60°" in repr(turned) and "Rotation" not in repr(plain)
 
 
 def test_index_out_of_range(data_root):

@@ -33,8 +33,8 @@ def _images(name, n=2, seed=0):
 
 
 def test_names_and_sizes():
-    assert MODEL_NAMES == ("lenet", "stn28", "stn128", "atn", "polo_atn", "fast_atn", "tps_stn")
-    assert [input_size(n) for n in MODEL_NAMES] == [28, 28, 128, 128, 128, 128, 28]
+    assert MODEL_NAMES == ("lenet", "stn28", "stn60", "stn128", "atn", "polo_atn", "fast_atn", "tps_stn")
+    assert [input_size(n) for n in MODEL_NAMES] == [28, 28, 60, 128, 128, 128, 128, 28]
     with pytest.raises(ValueError, match="name must be one of"):
         input_size("resnet")
 
@@ -63,12 +63,16 @@ def test_transform_is_the_initial_one_at_init(models, name):
     if name in ("stn28", "stn128", "tps_stn"):  # identity: the glimpse is the input
         torch.testing.assert_close(theta, identity_theta(3), atol=1e-5, rtol=0)
         torch.testing.assert_close(glimpse, x, atol=1e-5, rtol=0)
+    elif name == "stn60":  # identity theta: the whole 60x60 field shrunk to 28x28
+        torch.testing.assert_close(theta, identity_theta(3), atol=1e-5, rtol=0)
+        shrunk = torch.nn.functional.interpolate(x, size=28, mode="bilinear", align_corners=False)
+        torch.testing.assert_close(glimpse, shrunk, atol=1e-4, rtol=0)
     else:  # central 28x28 crop at full resolution
         torch.testing.assert_close(theta, attention_theta(28 / 128, 0.0, 0.0).expand(3, 2, 3))
         torch.testing.assert_close(glimpse, x[..., 50:78, 50:78], atol=1e-4, rtol=0)
     m(x)
     torch.testing.assert_close(m.predicted_offset(), torch.zeros(3, 2), atol=1e-4, rtol=0)
-    assert glimpse.shape[-1] == (128 if name == "stn128" else 28) and s in (28, 128)
+    assert glimpse.shape[-1] == (128 if name == "stn128" else 28) and s in (28, 60, 128)
 
 
 @pytest.mark.parametrize("name", TRANSFORMERS)

@@ -100,7 +100,7 @@ def test_task_is_inferred_from_the_model():
         (dict(batch_size=0), r"batch_size must be a positive integer"),
         (dict(samples_per_epoch=150, batch_size=100), r"samples_per_epoch must be a multiple of batch_size=100"),
         (dict(optimizer="rmsprop"), r"optimizer must be one of \['sgd', 'adam'\], got 'rmsprop'"),
-        (dict(task="64"), r"task must be one of \['28', '128'\]"),
+        (dict(task="64"), r"task must be one of \['28', '60', '128'\]"),
         (dict(model="atn", task="28"), r"task must be '128' for model 'atn'"),
         (dict(contrast=0.0), r"contrast must be in \(0, 1\]"),
         (dict(contrast=1.5), r"contrast must be in \(0, 1\], got 1.5"),
@@ -164,6 +164,11 @@ def test_every_schedule_has_three_profiles_of_the_same_shape(name):
     assert quick.samples_per_epoch * quick.epochs < full.samples_per_epoch * full.epochs / 10
     assert quick.curriculum == full.curriculum == smoke.curriculum
     assert quick.model == full.model and quick.optimizer == full.optimizer and quick.lr == full.lr
+    if SCHEDULES[name].get("decay_per_stage"):  # the same decay per curriculum stage instead
+        for p in (quick, full):
+            assert [get_lr(p, e * p.epochs_per_stage) for e in range(len(p.curriculum))] == pytest.approx(
+                [p.lr * p.lr_gamma ** k for k in range(len(p.curriculum))])
+        return
     # the same learning rate per scene seen
     for e in range(quick.epochs):
         scenes = e * quick.samples_per_epoch
