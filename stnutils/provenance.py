@@ -110,14 +110,15 @@ def _git(*args: str, cwd: Path) -> Optional[str]:
 def git_commit(path: Union[str, Path, None] = None) -> str:
     """Short hash of ``HEAD`` of the repository holding ``path`` (default: this package).
 
-    ``'+dirty'`` is appended when ``git status --porcelain`` lists changes; ``'unknown'``
-    outside a repository, without git, or before the first commit.
+    ``'+dirty'`` is appended when ``git status --porcelain`` lists changes outside ``book/``
+    (the executed notebooks a book build is writing are its output, not its source);
+    ``'unknown'`` outside a repository, without git, or before the first commit.
     """
     cwd = Path(path) if path is not None else _PACKAGE_DIR
     commit = _git("rev-parse", "--short", "HEAD", cwd=cwd)
     if not commit:
         return "unknown"
-    if _git("status", "--porcelain", cwd=cwd):
+    if _git("status", "--porcelain", "--", ":(top)", ":(top,exclude)book", cwd=cwd):
         commit += "+dirty"
     return commit
 

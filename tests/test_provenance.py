@@ -78,7 +78,14 @@ def test_git_commit_clean_and_dirty(tmp_path):
         ["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True, text=True, check=True
     ).stdout.strip()
     assert prov.git_commit(tmp_path) == head
+    # what a book build writes (book/) is its output: not a change to the source
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "week01.ipynb").write_text("{}")
+    assert prov.git_commit(tmp_path) == head
+    (tmp_path / "sub").mkdir()
+    assert prov.git_commit(tmp_path / "sub") == head  # asked from a subfolder: still the whole tree
     (tmp_path / "a.txt").write_text("b")
+    assert prov.git_commit(tmp_path / "sub") == head + "+dirty"
     assert prov.git_commit(tmp_path) == head + "+dirty"
 
 
