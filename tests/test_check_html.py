@@ -136,6 +136,17 @@ def test_missing_image_file_is_reported_without_browser(site):
     assert "book/ch1: broken image '../_images/fig.png': file does not exist" in problems(summary)
 
 
+def test_img_without_src_is_reported_unless_a_js_animation_fills_it(site):
+    ch2 = site / "book" / "ch2.html"
+    text = ch2.read_text()
+    # matplotlib's to_jshtml animation: its frame <img> gets its src from a script
+    ch2.write_text(text.replace("<p>Done.</p>", '<p>Done.</p><img id="_anim_img1a2b">'))
+    assert run(site, use_browser=False)["ok"]
+    ch2.write_text(text.replace("<p>Done.</p>", '<p>Done.</p><img id="_anim_img1a2b"><img alt="x">'))
+    summary = run(site, use_browser=False)
+    assert summary["problems"] == ["book/ch2: <img> without src"]
+
+
 def test_sphinx_system_message_is_reported(site):
     ch2 = site / "book" / "ch2.html"
     ch2.write_text(
