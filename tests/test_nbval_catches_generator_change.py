@@ -62,5 +62,7 @@ def test_nbval_passes_unchanged_and_fails_after_a_generator_change(executed, tmp
     checked = sum(c.cell_type == "code" and c.source.startswith("# NBVAL_CHECK_OUTPUT")
                   for c in nbformat.read(executed, as_version=4).cells)
     assert checked >= 3
-    assert report.count("mismatch 'stdout'") == checked, report[-3000:]
+    # (a CI environment makes pytest repeat each failure in its summary: count at least once each)
+    assert report.count("mismatch 'stdout'") >= checked, report[-3000:]
     assert f"{checked} failed" in report.splitlines()[-1]
+    assert "Error" not in report.split("short test summary info")[-1].replace("AssertionError", "")
