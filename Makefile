@@ -25,6 +25,9 @@ endif
 # Trained models shared between chapters (stnutils.runs), one folder per profile.
 STNUTILS_RUNS ?= $(CURDIR)/runs
 export STNUTILS_RUNS := $(abspath $(STNUTILS_RUNS))
+# The benchmark's results files (week 7 writes, the results page reads); absolute for nbval.
+STNUTILS_RESULTS ?= $(CURDIR)/results
+export STNUTILS_RESULTS := $(abspath $(STNUTILS_RESULTS))
 
 .PHONY: help venv book notebooks test unit nbval html check-html install-chromium clean
 

@@ -160,6 +160,7 @@ def main(argv=None) -> int:
     parameters = {"profile": args.profile, "device": args.device, "seed": args.seed, "data_root": data_root()}
     # trained runs are shared by the chapters (stnutils.runs); absolute, so nbval's kernels find them too
     os.environ.setdefault("STNUTILS_RUNS", str(ROOT / "runs"))
+    os.environ.setdefault("STNUTILS_RESULTS", str(ROOT / "results"))  # the benchmark's rows (week 7 -> results page)
     print(f"Running {len(notebooks)} notebook(s) with {parameters}, kernel {kernel!r}, into {out_dir}")
     for k, nb in enumerate(notebooks, 1):
         print(f"[{k}/{len(notebooks)}] {nb}", flush=True)

@@ -37,6 +37,8 @@ __all__ = [
 
 #: Folder of the results files, relative to the repository root (where the book runs).
 RESULTS_DIR = "results"
+#: Environment variable that moves the results folder (set absolute by the book build).
+RESULTS_ENV = "STNUTILS_RESULTS"
 #: The chapter that writes the results files.
 PRODUCER = "notebooks/week07_benchmark.ipynb"
 #: This book's schedules and the seed model each one reproduces (the What pathway alone on
@@ -53,13 +55,17 @@ PathLike = Union[str, os.PathLike]
 
 
 def results_path(profile: str, root: Optional[PathLike] = None) -> Path:
-    """``<root>/benchmark_<profile>.json``; ``root`` defaults to ``results`` (relative).
+    """``<root>/benchmark_<profile>.json``; ``root`` defaults to ``$STNUTILS_RESULTS``, else
+    ``results`` (relative). The book build sets the variable to an absolute folder, because
+    nbval runs each notebook's kernel in the notebook's own folder.
 
     Raises:
         ValueError: an unknown profile.
     """
     check_profile(profile)
-    return Path(RESULTS_DIR if root is None else root) / f"benchmark_{profile}.json"
+    if root is None:
+        root = os.environ.get(RESULTS_ENV) or RESULTS_DIR
+    return Path(root) / f"benchmark_{profile}.json"
 
 
 def load_results(profile: str, root: Optional[PathLike] = None) -> List[dict]:

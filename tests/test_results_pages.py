@@ -14,8 +14,12 @@ def _rows(model, acc, profile="quick", contrasts=(0.3, 0.5, 0.7), eccs=ECCS):
                  accuracy=acc(c, e) if callable(acc) else acc, n=10) for c in contrasts for e in eccs]
 
 
-def test_results_path_per_profile(tmp_path):
+def test_results_path_per_profile(tmp_path, monkeypatch):
+    monkeypatch.delenv("STNUTILS_RESULTS", raising=False)
     assert results.results_path("smoke").as_posix() == "results/benchmark_smoke.json"
+    # the book build points it at an absolute folder (nbval runs kernels in the notebook's folder)
+    monkeypatch.setenv("STNUTILS_RESULTS", str(tmp_path / "elsewhere"))
+    assert results.results_path("quick") == tmp_path / "elsewhere" / "benchmark_quick.json"
     assert results.results_path("full", tmp_path) == tmp_path / "benchmark_full.json"
     with pytest.raises(ValueError, match="profile must be one of"):
         results.results_path("fast")
