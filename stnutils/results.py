@@ -7,7 +7,7 @@ missing. :func:`summary_table` condenses the rows to one mean accuracy per model
 contrast, next to the seed's own version of the same model.
 
 Example:
-    >>> results_path("quick").as_posix()
+    >>> results_path("quick", root="results").as_posix()
     'results/benchmark_quick.json'
     >>> rows = [dict(model="atn", profile="quick", contrast=0.7, eccentricity=e, accuracy=a)
     ...         for e, a in ((4.44444444, 0.9), (40.0, 0.5))]
