@@ -7,7 +7,13 @@ same torch/numpy thread count, interleaved round by round so that a noisy machin
 both alike; the reported rates are medians over rounds and ``ratio`` is the median of the
 per-round ratios.
 
-Usage: python benchmarks/data_throughput.py [--rounds 5] [--threads 2] [--batch 512]
+The headline (``batched_samples_per_s``, ``ratio``) is at batch 256 with a fresh output
+tensor per batch; ``by_batch_size`` adds 100 (the training batch), 256 and 512, and the
+largest again writing into one reused output (``batch(..., out=)``). A fresh 32 MiB output
+(512 scenes) is beyond glibc's largest mmap threshold, so every call maps new pages and
+faults them in one by one as they are written.
+
+Usage: python benchmarks/data_throughput.py [--rounds 5] [--threads 2] [--batch 256]
 Prints one JSON object.
 """
 from __future__ import annotations
@@ -61,12 +67,15 @@ def time_reference(digits: np.ndarray, n: int, seed: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def time_batched(ds, n: int, batch: int, offset: int) -> float:
+def time_batched(ds, n: int, batch: int, offset: int, reuse_output: bool = False) -> float:
+    """Scenes/s over ``n`` scenes in batches of ``batch``; each batch is dropped, as a
+    training step drops it, or written into one reused tensor (``batch(..., out=)``)."""
+    out = torch.empty(batch, 1, ds.size, ds.size, device=ds.device) if reuse_output else None
     if ds.device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
     for first in range(offset, offset + n, batch):
-        ds.batch(torch.arange(first, first + batch, device=ds.device))
+        ds.batch(torch.arange(first, first + batch, device=ds.device), out=out)
     if ds.device.type == "cuda":
         torch.cuda.synchronize()
     return n / (time.perf_counter() - start)
@@ -76,7 +85,9 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (default 5)")
     parser.add_argument("--threads", type=int, default=2, help="torch/numpy threads (default 2)")
-    parser.add_argument("--batch", type=int, default=512, help="batch size of the batched generator")
+    parser.add_argument("--batch", type=int, default=256, help="batch size of the headline figure (default 256)")
+    parser.add_argument("--batch-sizes", default="100,256,512",
+                        help="also time these batch sizes (comma-separated; '' for none)")
     parser.add_argument("--reference-samples", type=int, default=200, help="reference scenes per round")
     parser.add_argument("--batched-samples", type=int, default=8192, help="batched scenes per round")
     parser.add_argument("--cuda-samples", type=int, default=1 << 20, help="scenes per round on CUDA")
@@ -86,25 +97,43 @@ def main(argv=None) -> dict:
 
     ds = stn.NoisyMNIST128(args.data_root, train=True, length=10**9)
     digits = ds._digits[:1000].numpy().astype(np.float64)
+    # (batch size, reuse the output tensor): the headline first, then the table
+    cases = [(args.batch, False)] + [(int(b), False) for b in args.batch_sizes.split(",") if b.strip()]
+    cases = list(dict.fromkeys(cases + [(max(b for b, _ in cases), True)]))
     time_reference(digits, 5, 0)  # warm-up: imports, caches
-    time_batched(ds, args.batch, args.batch, 0)
-    ref, bat, ratios = [], [], []
+    for batch, reuse in cases:
+        time_batched(ds, batch, batch, 0, reuse)
+    ref, rates = [], {case: [] for case in cases}
+    offset = 0
     for r in range(args.rounds):
         ref.append(time_reference(digits, args.reference_samples, r))
-        bat.append(time_batched(ds, args.batched_samples, args.batch, (r + 1) * args.batched_samples))
-        ratios.append(bat[-1] / ref[-1])
+        for case in cases:
+            n = max(args.batched_samples // case[0], 1) * case[0]
+            rates[case].append(time_batched(ds, n, case[0], offset, case[1]))
+            offset += n
+
+    def summary(case):
+        ratios = [b / a for a, b in zip(ref, rates[case])]
+        return round(statistics.median(rates[case]), 1), round(statistics.median(ratios), 2)
+
+    headline = summary(cases[0])
     result = {
         "benchmark": "data_throughput",
         "scene": "128x128, eccentricity |N(0,15)| <= 40, contrast U[0.3,0.7], MotionCloud noise 0.75, mask",
         "threads": args.threads,
         "batch_size": args.batch,
         "rounds": args.rounds,
-        "batched_samples_per_s": round(statistics.median(bat), 1),
+        "batched_samples_per_s": headline[0],
         "reference_samples_per_s": round(statistics.median(ref), 1),
-        "ratio": round(statistics.median(ratios), 2),
-        "batched_samples_per_s_rounds": [round(v, 1) for v in bat],
+        "ratio": headline[1],
+        "batched_samples_per_s_rounds": [round(v, 1) for v in rates[cases[0]]],
         "reference_samples_per_s_rounds": [round(v, 1) for v in ref],
         "target_ratio": 30,
+        "by_batch_size": [
+            dict(batch_size=b, output="reused (out=)" if reuse else "fresh",
+                 samples_per_s=summary((b, reuse))[0], ratio=summary((b, reuse))[1])
+            for b, reuse in cases[1:]
+        ],
     }
     if torch.cuda.is_available():
         gpu = stn.NoisyMNIST128(args.data_root, train=True, length=10**9, device="cuda")

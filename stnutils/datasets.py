@@ -16,12 +16,11 @@ import torch
 from . import rng
 from ._validate import check_range
 from .mnist import load_mnist, resolve_data_root
-from .motioncloud import motioncloud_pairs
+from .motioncloud import cloud_fields_into
 from .scenes import (
     DIGIT_SIZE,
     apply_contrast,
-    apply_disc_mask,
-    composite_digits_,
+    compose_scenes_,
     polar_offsets,
     rotate_digits,
     shift_digits,
@@ -62,42 +61,10 @@ def _check_offset(offset, limit: int, name: str = "offset") -> Optional[Tuple[in
     return int(offset[0]), int(offset[1])
 
 
-_POOL: dict = {}
-
-
-def _run_chunks(render, spans) -> None:
-    """Run ``render(a, b)`` over ``spans``, concurrently on the CPU cores.
-
-    Each chunk is a few dozen small tensor ops; letting every op fork and join OpenMP
-    threads costs more than the op itself, so chunks run side by side on Python threads
-    (torch releases the GIL) with single-threaded ops instead: 1.25-1.4x the throughput on
-    2 cores in paired runs. The caller's thread setting is restored afterwards. Results do not depend on it.
-    """
-    threads = torch.get_num_threads()
-    if threads < 2 or len(spans) < 2:
-        for a, b in spans:
-            render(a, b)
-        return
-    pool = _POOL.get((os.getpid(), threads))
-    if pool is None:  # one pool per process (a forked DataLoader worker makes its own)
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = _POOL[(os.getpid(), threads)] = ThreadPoolExecutor(
-            threads, thread_name_prefix="stnutils", initializer=torch.set_num_threads, initargs=(1,)
-        )
-    # one contiguous run of chunks per thread: fewer hand-offs than one task per chunk
-    groups = [spans[k::threads] for k in range(threads)]
-
-    def task(group):
-        for a, b in group:
-            render(a, b)
-
-    torch.set_num_threads(1)  # also caps MKL's (process-wide) FFT threads while we run
-    try:
-        for future in [pool.submit(task, g) for g in groups if g]:
-            future.result()
-    finally:
-        torch.set_num_threads(threads)
+def _pairs_aligned(index: torch.Tensor) -> bool:
+    """Whether ``index`` is a run of whole pairs ``(2p, 2p + 1)``, which share one FFT."""
+    return (len(index) % 2 == 0 and bool((index[0::2] % 2 == 0).all())
+            and bool((index[1::2] == index[0::2] + 1).all()))
 
 
 class _NoisyMNIST(torch.utils.data.Dataset):
@@ -144,14 +111,29 @@ class _NoisyMNIST(torch.utils.data.Dataset):
             raise IndexError(f"index out of range for a dataset of length {self.length}")
         return torch.where(index < 0, index + self.length, index)
 
-    def batch(self, indices: Union[Sequence[int], torch.Tensor]) -> Batch:
+    def batch(self, indices: Union[Sequence[int], torch.Tensor], out: Optional[torch.Tensor] = None) -> Batch:
         """Generate samples ``indices`` at once on ``self.device``.
 
+        Args:
+            indices: ``B`` sample indices (negative ones count from the end).
+            out: optional contiguous float32 ``(B, 1, S, S)`` tensor on ``self.device`` to
+                write the images into. A loop that reuses one spares the allocator: a
+                fresh CPU tensor of 32 MiB or more (512 scenes of 128x128) is new memory
+                from the system every time, faulted in page by page as it is written.
+
         Returns:
-            images ``(B, 1, S, S)`` float32 in [0, 1], labels ``(B,)`` int64 and offsets
-            ``(B, 2)`` int64 (row, column displacement of the digit from the centre).
+            images ``(B, 1, S, S)`` float32 in [0, 1] (``out`` when given), labels ``(B,)``
+            int64 and offsets ``(B, 2)`` int64 (row, column displacement of the digit
+            from the centre).
         """
         index = self._check_indices(indices).to(self.device)
+        shape = (len(index), 1, self.size, self.size)
+        if out is not None and not (isinstance(out, torch.Tensor) and tuple(out.shape) == shape
+                                    and out.dtype == torch.float32 and out.device == self.device
+                                    and out.is_contiguous()):
+            got = (f"{tuple(out.shape)} {out.dtype} on {out.device}" if isinstance(out, torch.Tensor)
+                   else type(out).__name__)
+            raise ValueError(f"out must be a contiguous float32 tensor of shape {shape} on {self.device}, got {got}")
         source = index % len(self._labels)
         keys = rng.sample_keys(self.seed, index)
         offsets = self._offsets(keys)
@@ -162,45 +144,49 @@ class _NoisyMNIST(torch.utils.data.Dataset):
             c = torch.full(index.shape, lo, dtype=torch.float64, device=self.device)
         layer, top, left, floor_zero = self._digit_layer(self._digits[source].to(torch.float32), offsets, keys)
         digit = apply_contrast(layer, c, floor_zero=floor_zero)
-        images = torch.empty(len(index), 1, self.size, self.size, device=self.device)
-
-        def render(a: int, b: int) -> None:
-            scene = images[a:b, 0]
+        images = torch.empty(shape, device=self.device) if out is None else out
+        scenes = images[:, 0]
+        pair_keys = None
+        if self.noise > 0 and _pairs_aligned(index):  # the common case (iterate_batches)
+            pair_keys = rng.sample_keys(self.seed, index[0::2] // 2)
+        # On CPU, blocks of about 8 MB (128 scenes of 128x128) go through every stage while
+        # they are in cache; each operation uses torch's intra-op threads. (Splitting a
+        # batch over Python threads instead serialises on the GIL between the operations.)
+        # Blocks are even, so an aligned batch stays aligned block by block.
+        step = len(index) if self.device.type != "cpu" else max(2, self._BLOCK_BYTES // (4 * self.size**2) // 2 * 2)
+        for a in range(0, len(index), max(step, 1)):
+            b = min(a + step, len(index))
+            scene = scenes[a:b]
             if self.noise > 0:  # the background: 0.5 + noise * (rectified cloud - 0.5)
-                self._clouds_into(index[a:b], scene, scale=0.5 * self.noise, offset=0.5)
+                keys_ab = None if pair_keys is None else pair_keys[a // 2 : b // 2]
+                field_min, field_max = self._fields_into(index[a:b], scene, keys_ab)
+                gain = (0.5 * self.noise) / torch.maximum(field_max, -field_min).clamp_min(1e-30)
             else:
-                scene.fill_(0.5)
-            composite_digits_(scene, digit[a:b], top[a:b], left[a:b])
-            if self.mask:
-                apply_disc_mask(scene)
-
-        if self.device.type != "cpu":
-            render(0, len(index))
-        else:
-            # Chunks of up to 128 scenes, spread over the cores: smaller chunks pay more
-            # per-operation overhead than they save in cache misses (measured: 32 -> 9.4k,
-            # 128 -> 11.9k scenes/s at batch 256 on 2 cores).
-            spans = [(a, min(a + self._CHUNK, len(index))) for a in range(0, len(index), self._CHUNK)]
-            _run_chunks(render, spans)
+                scene.zero_()
+                field_max = gain = scene.new_zeros(b - a)
+            compose_scenes_(scene, field_max, gain, digit[a:b], top[a:b], left[a:b], self.mask)
         return images, self._labels[source], offsets
 
-    _CHUNK = 128
+    _BLOCK_BYTES = 8 << 20
 
-    def _clouds_into(self, index: torch.Tensor, scene: torch.Tensor, scale: float, offset: float) -> None:
-        """Write ``offset + scale * cloud`` for ``index`` into ``scene`` ``(b, S, S)``.
+    def _fields_into(self, index: torch.Tensor, scene: torch.Tensor, pair_keys: Optional[torch.Tensor] = None):
+        """Write the raw background field of each sample of ``index`` into ``scene`` ``(b, S, S)``.
 
         Samples 2p and 2p+1 are the real and imaginary parts of pair p's complex FFT.
+        ``pair_keys``, given when ``index`` is a run of whole pairs, are their keys.
+        Returns each field's minimum and maximum, ``(b,)`` each.
         """
-        pair, part = index // 2, index % 2
         b, s = len(index), self.size
-        kwargs = dict(sf_0=self.sf_0, B_sf=self.B_sf, chunk=None, scale=scale, offset=offset)
-        aligned = b % 2 == 0 and bool((part[0::2] == 0).all()) and bool((index[1::2] == index[0::2] + 1).all())
-        if aligned:  # the common case (iterate_batches): no waste, no copy
-            motioncloud_pairs(rng.sample_keys(self.seed, pair[0::2]), s, out=scene.view(b // 2, 2, s, s), **kwargs)
-        else:
-            unique, where = torch.unique(pair, return_inverse=True)
-            clouds = motioncloud_pairs(rng.sample_keys(self.seed, unique), s, **kwargs)
-            scene.copy_(clouds[where, part])
+        envelope = dict(sf_0=self.sf_0, B_sf=self.B_sf)
+        if pair_keys is not None:  # no waste, no copy
+            field_max, field_min = cloud_fields_into(pair_keys, scene.view(b // 2, 2, s, s), **envelope)
+            return field_min.view(-1), field_max.view(-1)
+        pair, part = index // 2, index % 2
+        unique, where = torch.unique(pair, return_inverse=True)
+        fields = torch.empty(len(unique), 2, s, s, device=scene.device)
+        field_max, field_min = cloud_fields_into(rng.sample_keys(self.seed, unique), fields, **envelope)
+        scene.copy_(fields[where, part])
+        return field_min[where, part], field_max[where, part]
 
     def __getitem__(self, k: int) -> Batch:
         images, labels, offsets = self.batch([k])

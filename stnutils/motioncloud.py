@@ -19,7 +19,7 @@ import torch
 from . import rng
 from ._validate import check_range
 
-__all__ = ["motioncloud_envelope", "motioncloud_background", "rectify_michelson"]
+__all__ = ["motioncloud_envelope", "motioncloud_pairs", "motioncloud_background", "cloud_fields_into", "rectify_michelson"]
 
 _ENVELOPE_CACHE: dict = {}
 _WORKSPACE = threading.local()
@@ -106,6 +106,17 @@ def _spectral_envelope(size, sf_0, B_sf, alpha, theta, B_theta, device) -> torch
     return env
 
 
+def _interleaved_envelope(size, sf_0, B_sf, alpha, theta, B_theta, device):
+    """``(envelope, 0.5 * envelope)``, each repeated over a trailing (re, im) axis: ``(S, S, 2)``."""
+    key = ("interleaved", size, float(sf_0), float(B_sf), float(alpha), float(theta), float(B_theta), str(device))
+    pair = _ENVELOPE_CACHE.get(key)
+    if pair is None:
+        env = _spectral_envelope(size, sf_0, B_sf, alpha, theta, B_theta, device)
+        env_ri = env[:, :, None].expand(size, size, 2).contiguous()
+        pair = _ENVELOPE_CACHE[key] = (env_ri, 0.5 * env_ri)
+    return pair
+
+
 def rectify_michelson(z: torch.Tensor, contrast: float = 1.0) -> torch.Tensor:
     """``MotionClouds.rectif(z, contrast, 'Michelson')`` per image: zero mean, max |z| to 0.5·contrast.
 
@@ -128,7 +139,7 @@ def motioncloud_pairs(
     alpha: float = 0.0,
     theta: float = 0.0,
     B_theta: float = math.inf,
-    chunk: Optional[int] = 16,
+    chunk: Optional[int] = None,
     out: Optional[torch.Tensor] = None,
     scale: float = 1.0,
     offset: float = 0.0,
@@ -136,7 +147,7 @@ def motioncloud_pairs(
     """Two independent static MotionClouds per key, zero-mean and scaled to max |z| = 1.
 
     ``0.5 + 0.5 * z`` is ``MotionClouds.rectif(random_cloud(env), 1, 'Michelson')``;
-    ``offset + scale * z`` is returned (fused into the same pass) when they are given.
+    ``offset + scale * z`` is returned when they are given.
 
     MotionClouds multiplies the envelope by white complex noise and keeps the real part of
     the inverse FFT. The imaginary part of the same transform is a second field with the
@@ -155,7 +166,7 @@ def motioncloud_pairs(
     Args:
         keys: ``(P, 2)`` keys from :func:`stnutils.rng.sample_keys`; generated on their device.
         size: side of the square field in pixels.
-        chunk: keys per FFT call on CPU (keeps the working set in cache).
+        chunk: keys per FFT call on CPU (default: see :func:`cloud_fields_into`).
         out: optional float32 ``(P, 2, size, size)`` contiguous tensor to write into.
 
     Returns:
@@ -168,37 +179,83 @@ def motioncloud_pairs(
     """
     if size % 2:
         raise ValueError(f"size must be even, got {size}")
-    env = _spectral_envelope(size, sf_0, B_sf, alpha, theta, B_theta, keys.device)
-    n_words = size * size // 2  # two complex coefficients (four bytes) per 32-bit word
     if out is None:
         out = torch.empty(keys.shape[0], 2, size, size, dtype=torch.float32, device=keys.device)
-    step = keys.shape[0] if (chunk is None or keys.device.type != "cpu") else chunk
-    step = max(step, 1)
-    for start in range(0, keys.shape[0], step):
-        k = keys[start : start + step]
-        bytes_ = rng.noise_words(k, n_words).view(torch.int8).view(len(k), size, size, 2)
-        env2 = env[:, :, None]
-        if keys.device.type == "cpu":
+    field_max, field_min = cloud_fields_into(keys, out, sf_0, B_sf, alpha, theta, B_theta, chunk=chunk)
+    # The DC term is zero, so each field's mean is already 0 (MotionClouds subtracts it).
+    peak = torch.maximum(field_max, -field_min).clamp_min_(1e-30)
+    out.mul_((scale / peak)[:, :, None, None])
+    if offset:
+        out.add_(offset)
+    return out
+
+
+def cloud_fields_into(
+    keys: torch.Tensor,
+    out: torch.Tensor,
+    sf_0: float = 0.1,
+    B_sf: float = 0.1,
+    alpha: float = 0.0,
+    theta: float = 0.0,
+    B_theta: float = math.inf,
+    chunk: Optional[int] = None,
+):
+    """The raw fields of :func:`motioncloud_pairs`, before rectification, written into ``out``.
+
+    Each field is the real or imaginary part of one inverse FFT: zero-mean, any scale.
+    Rectifying is left to the caller, who can fold it into its own pass over the pixels,
+    so it gets each field's extremes, taken while the field is still in cache.
+
+    Args:
+        keys: ``(P, 2)`` keys from :func:`stnutils.rng.sample_keys`.
+        out: float32 contiguous ``(P, 2, S, S)`` on the keys' device, ``S`` even.
+        chunk: keys per FFT call on CPU; by default as many as fill 2 MB (16 keys of
+            128x128), which keeps the buffers in cache and MKL's scratch small enough to be
+            reused. Larger transforms cost more per pair; far smaller ones, more calls.
+
+    Returns:
+        ``(field_max, field_min)``, each ``(P, 2)``.
+    """
+    p, size = keys.shape[0], out.shape[-1]
+    if out.shape != (p, 2, size, size) or out.dtype != torch.float32 or not out.is_contiguous():
+        raise ValueError(f"out must be a contiguous float32 tensor of shape {(p, 2, size, size)}, got "
+                         f"{tuple(out.shape)} {out.dtype}")
+    env, half_env = _interleaved_envelope(size, sf_0, B_sf, alpha, theta, B_theta, keys.device)
+    n_words = size * size // 2  # two complex coefficients (four bytes) per 32-bit word
+    on_cpu = keys.device.type == "cpu"
+    if chunk is None:
+        chunk = max(1, (2 << 20) // (8 * size * size))
+    step = max(chunk, 1) if on_cpu else max(p, 1)
+    field_max = torch.empty(p, 2, device=keys.device)
+    field_min = torch.empty(p, 2, device=keys.device)
+    mult, add = rng.noise_word_params(keys)
+    for start in range(0, p, step):
+        m, a = mult[start : start + step], add[start : start + step]
+        n = len(m)
+        if on_cpu:  # reused per-thread buffers: fresh ones cost a page fault per 4 kB
+            words = rng.noise_words_from(m, a, n_words, out=_workspace("words", (n, n_words), torch.int32, keys.device),
+                                         scratch=_workspace("scratch", (n, n_words), torch.int32, keys.device))
+            bytes_ = words.view(torch.int8).view(n, size, size, 2)
             parts = _workspace("parts", bytes_.shape, torch.float32, keys.device).copy_(bytes_)
         else:
+            bytes_ = rng.noise_words_from(m, a, n_words).view(torch.int8).view(n, size, size, 2)
             parts = bytes_.to(torch.float32)
-        # (byte + 0.5) * envelope: centred bytes, 256 levels (float-only addcmul is vectorised)
-        torch.addcmul((0.5 * env2).expand(size, size, 2), parts, env2, out=parts)
-        if keys.device.type == "cpu":
-            field = torch.fft.ifft2(torch.view_as_complex(parts), out=_workspace("field", bytes_.shape[:3], torch.complex64, keys.device))
+        # (byte + 0.5) * envelope: centred bytes, 256 levels. Float-only operands laid out
+        # like ``parts`` keep addcmul on its vectorised path (a broadcast over the re/im axis
+        # falls off it and costs 7x more).
+        torch.addcmul(half_env, parts, env, out=parts)
+        spectrum = torch.view_as_complex(parts)
+        if on_cpu:
+            field = torch.fft.ifft2(spectrum, out=_workspace("field", spectrum.shape, torch.complex64, keys.device))
         else:
-            field = torch.fft.ifft2(torch.view_as_complex(parts))
-        # Output of the FFT: (p, S, S, 2), re and im interleaved.
+            field = torch.fft.ifft2(spectrum)
         block = out[start : start + step]
-        block.copy_(torch.view_as_real(field).permute(0, 3, 1, 2))  # de-interleave: one pass
+        block.copy_(torch.view_as_real(field).permute(0, 3, 1, 2))  # de-interleave re/im: one pass
         # Reductions over the interleaved layout are strided and ~20x slower: take them here.
-        # The DC term is zero, so each field's mean is already 0 (MotionClouds subtracts it).
-        flat = block.view(-1, size * size)
-        peak = torch.maximum(flat.amax(dim=1, keepdim=True), -flat.amin(dim=1, keepdim=True))
-        flat.mul_(scale / peak.clamp_min_(1e-30))
-        if offset:
-            flat.add_(offset)
-    return out
+        flat = block.view(n, 2, size * size)
+        torch.amax(flat, dim=2, out=field_max[start : start + step])
+        torch.amin(flat, dim=2, out=field_min[start : start + step])
+    return field_max, field_min
 
 
 def motioncloud_background(keys: torch.Tensor, size: int, **envelope) -> torch.Tensor:

@@ -12,10 +12,11 @@ masks, because torch's ``>>`` on signed integers is an arithmetic shift.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 
-__all__ = ["hash32", "sample_keys", "uniform", "normal", "noise_words"]
+__all__ = ["hash32", "sample_keys", "uniform", "uniforms", "normal", "noise_words"]
 
 _MASK32 = 0xFFFFFFFF
 _M1 = 0x7FEB352D
@@ -44,14 +45,31 @@ def hash32(x: torch.Tensor) -> torch.Tensor:
     return x ^ (x >> 16)
 
 
-def _hash32_int32_(x: torch.Tensor) -> torch.Tensor:
-    """In-place lowbias32 on an int32 tensor (the same bits as :func:`hash32`), for big tensors."""
-    x ^= (x >> 16) & 0xFFFF
-    x *= _to_int32(_M1)
-    x ^= (x >> 15) & 0x1FFFF
-    x *= _to_int32(_M2)
-    x ^= (x >> 16) & 0xFFFF
+def _hash32_int32_(x: torch.Tensor, scratch: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """In-place lowbias32 on an int32 tensor (the same bits as :func:`hash32`), for big tensors.
+
+    ``scratch``, a tensor like ``x``, holds the shifted words; without it each shift allocates.
+    """
+    if scratch is None:
+        scratch = torch.empty_like(x)
+    for shift, mult in ((16, _M1), (15, _M2), (16, None)):
+        # ``>>`` on int32 is arithmetic: masking the sign-extended bits makes it a logical shift
+        torch.bitwise_right_shift(x, shift, out=scratch)
+        scratch &= (1 << (32 - shift)) - 1
+        x ^= scratch
+        if mult is not None:
+            x *= _to_int32(mult)
     return x
+
+
+def _hash32_int(value: int) -> int:
+    """:func:`hash32` of one Python int (for constants: the seed, the stream ids)."""
+    x = value & _MASK32
+    x ^= x >> 16
+    x = (x * _M1) & _MASK32
+    x ^= x >> 15
+    x = (x * _M2) & _MASK32
+    return x ^ (x >> 16)
 
 
 def sample_keys(seed: int, index: torch.Tensor) -> torch.Tensor:
@@ -65,15 +83,23 @@ def sample_keys(seed: int, index: torch.Tensor) -> torch.Tensor:
         int64 tensor ``(B, 2)`` with values in [0, 2**32).
     """
     index = index.to(torch.int64)
-    s = hash32(torch.tensor([seed & _MASK32, (seed >> 32) & _MASK32], device=index.device))
-    base = hash32(s[0] ^ hash32(s[1] + _GOLDEN))
+    # the seed's part is a constant: hash it in Python, not once per call on the device
+    s0, s1 = _hash32_int(seed & _MASK32), _hash32_int((seed >> 32) & _MASK32)
+    base = _hash32_int(s0 ^ _hash32_int(s1 + _GOLDEN))
     k0 = hash32(hash32((index & _MASK32) ^ base) + (index >> 32))
-    k1 = hash32(k0 ^ _GOLDEN ^ base)
+    k1 = hash32(k0 ^ (_GOLDEN ^ base))
     return torch.stack([k0, k1], dim=-1)
 
 
-def _stream_words(keys: torch.Tensor, stream: int) -> torch.Tensor:
-    return hash32(hash32(keys[:, 0] ^ hash32(torch.full_like(keys[:, 0], stream))) ^ keys[:, 1])
+def uniforms(keys: torch.Tensor, streams) -> torch.Tensor:
+    """Uniform float64 numbers in (0, 1), one per sample and stream: ``(B, len(streams))``.
+
+    Column ``n`` equals ``uniform(keys, streams[n])``; drawing several streams at once
+    costs one set of tensor operations instead of one per stream.
+    """
+    consts = torch.tensor([_hash32_int(s) for s in streams], dtype=torch.int64, device=keys.device)
+    w = hash32(hash32(keys[:, :1] ^ consts) ^ keys[:, 1:])
+    return (w.to(torch.float64) + 0.5) / 2.0**32
 
 
 def uniform(keys: torch.Tensor, stream: int) -> torch.Tensor:
@@ -86,30 +112,50 @@ def uniform(keys: torch.Tensor, stream: int) -> torch.Tensor:
     Returns:
         float64 tensor ``(B,)``.
     """
-    w = _stream_words(keys, stream)
-    return (w.to(torch.float64) + 0.5) / 2.0**32
+    return uniforms(keys, [stream])[:, 0]
 
 
 def normal(keys: torch.Tensor, stream: int) -> torch.Tensor:
     """One standard normal float64 per sample (Box-Muller on two streams ``stream``, ``stream+1``)."""
-    u1 = uniform(keys, stream)
-    u2 = uniform(keys, stream + 1)
-    return torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2.0 * math.pi * u2)
+    u = uniforms(keys, [stream, stream + 1])
+    return torch.sqrt(-2.0 * torch.log(u[:, 0])) * torch.cos(2.0 * math.pi * u[:, 1])
 
 
-def noise_words(keys: torch.Tensor, count: int) -> torch.Tensor:
+def noise_words(
+    keys: torch.Tensor, count: int, out: Optional[torch.Tensor] = None, scratch: Optional[torch.Tensor] = None
+) -> torch.Tensor:
     """``count`` pseudo-random 32-bit words per sample, as an int32 tensor ``(B, count)``.
 
     Element ``e`` of sample ``b`` is ``lowbias32(e * m_b + a_b)`` with a per-sample odd
     multiplier ``m_b`` and offset ``a_b``, so two samples never walk the same counter
     sequence (they would, up to a shift, with ``e + a_b`` alone).
+
+    ``out`` and ``scratch`` (int32 ``(B, count)``, optional) are written instead of fresh
+    tensors: a caller that reuses them spares the allocator, which matters on CPU where
+    fresh multi-megabyte tensors are fresh pages.
     """
-    device = keys.device
-    mult = ((keys[:, 0] | 1) & _MASK32)
-    add = keys[:, 1]
-    mult = torch.where(mult >= 2**31, mult - 2**32, mult).to(torch.int32)
-    add = torch.where(add >= 2**31, add - 2**32, add).to(torch.int32)
-    counter = torch.arange(count, dtype=torch.int32, device=device)
-    x = counter.unsqueeze(0) * mult.unsqueeze(1)
-    x += add.unsqueeze(1)
-    return _hash32_int32_(x)
+    mult, add = noise_word_params(keys)
+    return noise_words_from(mult, add, count, out, scratch)
+
+
+def noise_word_params(keys: torch.Tensor):
+    """Each sample's odd multiplier and offset for :func:`noise_words`, as int32 ``(B, 1)`` tensors."""
+    params = torch.stack([(keys[:, 0] | 1) & _MASK32, keys[:, 1]], dim=1)
+    params = torch.where(params >= 2**31, params - 2**32, params).to(torch.int32)
+    return params[:, :1], params[:, 1:]
+
+
+_COUNTERS: dict = {}
+
+
+def noise_words_from(mult: torch.Tensor, add: torch.Tensor, count: int, out=None, scratch=None) -> torch.Tensor:
+    """:func:`noise_words` from :func:`noise_word_params` (a caller looping over blocks computes them once)."""
+    key = (count, str(mult.device))
+    counter = _COUNTERS.get(key)
+    if counter is None:
+        counter = _COUNTERS[key] = torch.arange(count, dtype=torch.int32, device=mult.device)
+    if out is None:
+        out = torch.empty(len(mult), count, dtype=torch.int32, device=mult.device)
+    torch.mul(counter, mult, out=out)
+    out += add
+    return _hash32_int32_(out, scratch)

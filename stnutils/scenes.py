@@ -16,6 +16,7 @@ __all__ = [
     "rotate_digits",
     "apply_contrast",
     "composite_digits_",
+    "compose_scenes_",
     "disc_mask",
     "apply_disc_mask",
     "polar_offsets",
@@ -95,9 +96,11 @@ def apply_contrast(layer: torch.Tensor, contrast: torch.Tensor, floor_zero: bool
     hi = flat.amax(dim=1)
     span = hi - lo
     scale = torch.where(span > 0, 1.0 / span.clamp_min(1e-12), torch.zeros_like(span))
-    norm = (layer - lo[:, None, None]) * scale[:, None, None]
-    c = contrast.to(layer.dtype)[:, None, None]
-    return 0.5 + c * (norm - 0.5)
+    # 0.5 + c ((x - lo) scale - 0.5) as one multiply-add over the pixels
+    c = contrast.to(layer.dtype)
+    gain = c * scale
+    bias = 0.5 - 0.5 * c - gain * lo
+    return torch.addcmul(bias[:, None, None], layer, gain[:, None, None])
 
 
 def composite_digits_(scene: torch.Tensor, digit: torch.Tensor, top: torch.Tensor, left: torch.Tensor) -> torch.Tensor:
@@ -128,6 +131,77 @@ def composite_digits_(scene: torch.Tensor, digit: torch.Tensor, top: torch.Tenso
     return scene
 
 
+_PATCH_CACHE: dict = {}
+
+
+def _patch_index(top: torch.Tensor, left: torch.Tensor, h: int, w: int, size: int) -> torch.Tensor:
+    """Flat pixel indices ``(B, h * w)`` of each ``(h, w)`` patch at ``(top, left)`` in a ``size``-wide scene."""
+    key = (h, w, size, str(top.device))
+    base = _PATCH_CACHE.get(key)
+    if base is None:  # the patch at (0, 0)
+        rows = torch.arange(h, device=top.device)[:, None] * size
+        base = _PATCH_CACHE[key] = (rows + torch.arange(w, device=top.device)).reshape(1, -1)
+    return base + (top.to(torch.long) * size + left.to(torch.long))[:, None]
+
+
+def compose_scenes_(
+    fields: torch.Tensor,
+    field_max: torch.Tensor,
+    gain: torch.Tensor,
+    digit: torch.Tensor,
+    top: torch.Tensor,
+    left: torch.Tensor,
+    mask: bool,
+) -> torch.Tensor:
+    """Turn raw background fields into finished scenes, in place, in few passes.
+
+    The result equals (to float rounding) building the background ``0.5 + gain * field``,
+    then :func:`composite_digits_`, then :func:`apply_disc_mask` when ``mask`` is set: six
+    passes over the pixels. Here the digits are written into the field in its own units,
+    so that normalising needs only the field's minimum (one pass) and its maximum (known
+    from ``field_max`` and the patches), then a subtraction and a division (which keep the
+    extremes exactly 0 and 1) and the disc.
+
+    Args:
+        fields: ``(B, S, S)`` raw zero-mean fields, overwritten by the scenes.
+        field_max: ``(B,)`` maximum of each field.
+        gain: ``(B,)`` background gain, ``gain * max|field| <= 0.5``.
+        digit, top, left: as for :func:`composite_digits_`.
+        mask: normalise each scene to [0, 1] and set the outside of the disc to 0.5.
+
+    Returns:
+        ``fields``, now ``(B, S, S)`` scenes.
+    """
+    b, s, _ = fields.shape
+    flat = fields.view(b, -1)
+    g = gain.to(fields.dtype)[:, None]
+    if mask and not bool((g > 0).all()):  # a flat background has no field units
+        flat.mul_(g).add_(0.5)
+        return apply_disc_mask(composite_digits_(fields, digit, top, left))
+    patch = _patch_index(top.to(fields.device), left.to(fields.device), *digit.shape[-2:], s)
+    under_z = flat.gather(1, patch)
+    d = digit.reshape(b, -1).to(fields.dtype)
+    if not mask:
+        under = under_z * g + 0.5
+        mixed = torch.where(d > 0.5, torch.maximum(d, under), under).clamp_(0.0, 1.0)
+        flat.mul_(g).add_(0.5)
+        return flat.scatter_(1, patch, mixed).view(b, s, s)
+    # A stroke (d > 0.5) brighter than the background replaces it; in field units it is
+    # (d - 0.5) / g. Elsewhere the field keeps its own value, so its extremes stay exact.
+    stroke_z = torch.where(d > 0.5, d - 0.5, torch.tensor(-math.inf, dtype=d.dtype, device=d.device)).div_(g)
+    patch_z = torch.maximum(under_z, stroke_z, out=under_z)
+    flat.scatter_(1, patch, patch_z)
+    # The maximum is known, but a stroke may have covered the minimum: look for it.
+    z_lo = flat.amin(dim=1, keepdim=True)
+    z_hi = torch.maximum(field_max.to(fields.dtype)[:, None], patch_z.amax(dim=1, keepdim=True))
+    z_span = z_hi - z_lo
+    flat.sub_(z_lo).div_(torch.where(z_span > 0, z_span, torch.ones_like(z_span)))
+    # x * disc + 0.5 * (1 - disc): exact, and a vectorised, multi-threaded pass (3x faster
+    # than index_fill_ of the ~3,500 corner pixels)
+    disc, outside_half = _disc_terms(s, fields.device, fields.dtype)
+    return torch.addcmul(outside_half, flat, disc, out=flat).view(b, s, s)
+
+
 def disc_mask(size: int, device=None, dtype=torch.float32) -> torch.Tensor:
     """The disc ``R < 1`` on a ``linspace(-1, 1, size)`` grid, as 0/1 values ``(size, size)``."""
     axis = torch.linspace(-1.0, 1.0, size, dtype=torch.float64, device=device)
@@ -153,6 +227,15 @@ def apply_disc_mask(scene: torch.Tensor) -> torch.Tensor:
 
 
 _OUTSIDE_CACHE: dict = {}
+
+
+def _disc_terms(size: int, device, dtype):
+    """``(disc, 0.5 * (1 - disc))``, flattened, cached: the mask as a multiply-add."""
+    key = ("terms", size, str(device), dtype)
+    if key not in _OUTSIDE_CACHE:
+        disc = disc_mask(size, device, dtype).flatten()
+        _OUTSIDE_CACHE[key] = (disc, 0.5 * (1 - disc))
+    return _OUTSIDE_CACHE[key]
 
 
 def _outside_disc_index(size: int, device) -> torch.Tensor:

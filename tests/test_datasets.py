@@ -247,3 +247,26 @@ def test_data_root_resolution(monkeypatch, tmp_path):
     monkeypatch.delenv("STNUTILS_DATA")
     path, is_default = stn.resolve_data_root(None)
     assert path.name == "data" and is_default
+
+
+def test_samples_across_cpu_blocks_equal_samples_drawn_alone(data_root):
+    ds = stn.NoisyMNIST128(data_root, train=False, seed=11)
+    block = ds._BLOCK_BYTES // (4 * ds.size**2)
+    n = 2 * block + 6  # three blocks, the last one short
+    images = ds.batch(range(n))[0]
+    for k in [0, block - 1, block, 2 * block - 1, 2 * block, n - 1]:
+        torch.testing.assert_close(images[k], ds[k][0], rtol=0, atol=0)
+    shuffled = torch.randperm(n, generator=torch.Generator().manual_seed(0))  # unaligned pairs
+    torch.testing.assert_close(ds.batch(shuffled)[0], images[shuffled], rtol=0, atol=0)
+
+
+def test_batch_writes_into_out(data_root):
+    ds = stn.NoisyMNIST128(data_root, train=False, seed=12)
+    expected = ds.batch(range(4))[0]
+    out = torch.full((4, 1, 128, 128), -1.0)
+    images, labels, _ = ds.batch(range(4), out=out)
+    assert images is out and torch.equal(out, expected) and labels.shape == (4,)
+    for bad in [torch.empty(4, 1, 64, 64), torch.empty(4, 1, 128, 128, dtype=torch.float64),
+                torch.empty(4, 1, 128, 256)[..., ::2], "images"]:
+        with pytest.raises(ValueError, match=r"out must be a contiguous float32 tensor of shape \(4, 1, 128, 128\)"):
+            ds.batch(range(4), out=bad)

@@ -112,3 +112,21 @@ def test_background_is_deterministic_per_key_and_chunking():
     a = motioncloud_background(keys, 64)
     b = motioncloud_background(keys[3:5], 64, chunk=1)
     torch.testing.assert_close(a[3:5], b)
+
+
+def test_cloud_fields_report_their_extremes_and_do_not_depend_on_the_chunking():
+    from stnutils.motioncloud import cloud_fields_into
+
+    keys = rng.sample_keys(4, torch.arange(5))
+    one = torch.empty(5, 2, 64, 64)
+    top, bottom = cloud_fields_into(keys, one, chunk=1)
+    assert torch.equal(top, one.amax(dim=(2, 3))) and torch.equal(bottom, one.amin(dim=(2, 3)))
+    assert (top > 0).all() and (bottom < 0).all()
+    many = torch.empty(5, 2, 64, 64)
+    cloud_fields_into(keys, many, chunk=3)
+    assert torch.equal(one, many)
+    # motioncloud_pairs is these fields scaled to max |z| = 1
+    pairs = motioncloud_pairs(keys, 64)
+    torch.testing.assert_close(pairs, one / torch.maximum(top, -bottom)[:, :, None, None], rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match=r"out must be a contiguous float32 tensor of shape \(5, 2, 64, 64\)"):
+        cloud_fields_into(keys, torch.empty(5, 2, 64, 64, dtype=torch.float64))

@@ -61,3 +61,41 @@ def test_noise_words_bytes_are_uniform_and_per_sample():
     assert chi2 < 400  # 255 degrees of freedom: p ~ 1e-8 above 400
     again = rng.noise_words(keys[10:12], 4096)
     assert torch.equal(again, words[10:12])
+
+
+def reference_keys(seed: int, index: int):
+    """sample_keys written out with Python ints, the way its docstring defines it."""
+    golden = 0x9E3779B9
+    s0, s1 = lowbias32(seed & 0xFFFFFFFF), lowbias32((seed >> 32) & 0xFFFFFFFF)
+    base = lowbias32(s0 ^ lowbias32(s1 + golden))
+    k0 = lowbias32(lowbias32((index & 0xFFFFFFFF) ^ base) + (index >> 32))
+    return k0, lowbias32(k0 ^ golden ^ base)
+
+
+def test_sample_keys_and_streams_match_python_ints():
+    index = [0, 1, 77, 2**32 - 1, 2**32 + 5, 2**40 + 123]
+    for seed in [0, 5, 2**35 + 7]:
+        keys = rng.sample_keys(seed, torch.tensor(index))
+        assert keys.tolist() == [list(reference_keys(seed, i)) for i in index]
+        # a stream word is lowbias32(lowbias32(k0 ^ lowbias32(stream)) ^ k1)
+        words = [lowbias32(lowbias32(k0 ^ lowbias32(4)) ^ k1) for k0, k1 in keys.tolist()]
+        expected = [(w + 0.5) / 2**32 for w in words]
+        assert rng.uniform(keys, 4).tolist() == expected
+
+
+def test_uniforms_columns_are_the_single_streams():
+    keys = rng.sample_keys(9, torch.arange(500))
+    both = rng.uniforms(keys, [3, 11, 4])
+    for column, stream in enumerate([3, 11, 4]):
+        assert torch.equal(both[:, column], rng.uniform(keys, stream))
+
+
+def test_noise_words_into_reused_buffers_are_the_same_words():
+    keys = rng.sample_keys(2, torch.arange(6))
+    fresh = rng.noise_words(keys, 1024)
+    out = torch.full((6, 1024), 7, dtype=torch.int32)
+    scratch = torch.full_like(out, -1)
+    assert rng.noise_words(keys, 1024, out=out, scratch=scratch) is out
+    assert torch.equal(out, fresh)
+    mult, add = rng.noise_word_params(keys)
+    assert torch.equal(rng.noise_words_from(mult[2:4], add[2:4], 1024), fresh[2:4])
