@@ -33,6 +33,14 @@ Batch = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 # stream ids: one independent random number per (sample, purpose)
 _S_RADIUS, _S_DIRECTION, _S_CONTRAST, _S_SHIFT_I, _S_SHIFT_J, _S_ROTATION = 1, 3, 4, 5, 7, 9
+# every per-sample draw of a batch, hashed in one go (a normal uses its stream and the next)
+_STREAMS = (_S_RADIUS, _S_RADIUS + 1, _S_DIRECTION, _S_CONTRAST, _S_SHIFT_I, _S_SHIFT_I + 1,
+            _S_SHIFT_J, _S_SHIFT_J + 1, _S_ROTATION)
+
+
+def _normal(draws: dict, stream: int) -> torch.Tensor:
+    """``rng.normal(keys, stream)`` from the batch's draws."""
+    return rng.box_muller(draws[stream], draws[stream + 1])
 
 
 def _check_contrast(contrast: Contrast) -> Tuple[float, float]:
@@ -94,10 +102,10 @@ class _NoisyMNIST(torch.utils.data.Dataset):
         self.length = length
 
     # --- what the subclasses define -------------------------------------------------------
-    def _offsets(self, keys: torch.Tensor) -> torch.Tensor:  # (B, 2) int64
+    def _offsets(self, draws: dict) -> torch.Tensor:  # (B, 2) int64 from {stream: (B,) uniforms}
         raise NotImplementedError
 
-    def _digit_layer(self, digits: torch.Tensor, offsets: torch.Tensor, keys: torch.Tensor):
+    def _digit_layer(self, digits: torch.Tensor, offsets: torch.Tensor, draws: dict):
         """Return (layer (B, h, w), top (B,), left (B,), frame_larger_than_layer)."""
         raise NotImplementedError
 
@@ -136,13 +144,14 @@ class _NoisyMNIST(torch.utils.data.Dataset):
             raise ValueError(f"out must be a contiguous float32 tensor of shape {shape} on {self.device}, got {got}")
         source = index % len(self._labels)
         keys = rng.sample_keys(self.seed, index)
-        offsets = self._offsets(keys)
+        draws = dict(zip(_STREAMS, rng.uniforms(keys, _STREAMS).unbind(1)))
+        offsets = self._offsets(draws)
         lo, hi = self.contrast
         if hi > lo:
-            c = lo + (hi - lo) * rng.uniform(keys, _S_CONTRAST)
+            c = lo + (hi - lo) * draws[_S_CONTRAST]
         else:
             c = torch.full(index.shape, lo, dtype=torch.float64, device=self.device)
-        layer, top, left, floor_zero = self._digit_layer(self._digits[source].to(torch.float32), offsets, keys)
+        layer, top, left, floor_zero = self._digit_layer(self._digits[source].to(torch.float32), offsets, draws)
         digit = apply_contrast(layer, c, floor_zero=floor_zero)
         images = torch.empty(shape, device=self.device) if out is None else out
         scenes = images[:, 0]
@@ -284,17 +293,17 @@ class NoisyMNIST28(_NoisyMNIST):
             return torch.zeros(index.shape, dtype=torch.float64, device=self.device)
         return self.rotation * (2 * rng.uniform(rng.sample_keys(self.seed, index), _S_ROTATION) - 1)
 
-    def _offsets(self, keys):
-        b = keys.shape[0]
+    def _offsets(self, draws):
+        u = draws[_S_SHIFT_I]
         if self.offset is not None:
-            return torch.tensor(self.offset, device=keys.device).expand(b, 2).clone()
-        shifts = torch.stack([rng.normal(keys, _S_SHIFT_I), rng.normal(keys, _S_SHIFT_J)], dim=1)
+            return torch.tensor(self.offset, device=u.device).expand(len(u), 2).clone()
+        shifts = torch.stack([_normal(draws, _S_SHIFT_I), _normal(draws, _S_SHIFT_J)], dim=1)
         shifts = (shifts * self.shift_std).clamp(-self.shift_max, self.shift_max)
         return torch.trunc(shifts).to(torch.int64)
 
-    def _digit_layer(self, digits, offsets, keys=None):
+    def _digit_layer(self, digits, offsets, draws):
         if self.rotation > 0:
-            degrees = self.rotation * (2 * rng.uniform(keys, _S_ROTATION) - 1)
+            degrees = self.rotation * (2 * draws[_S_ROTATION] - 1)
             digits = rotate_digits(digits, degrees)
         zeros = torch.zeros(len(digits), dtype=torch.int64, device=digits.device)
         return shift_digits(digits, offsets), zeros, zeros, False
@@ -358,21 +367,22 @@ class NoisyMNIST128(_NoisyMNIST):
         self.offset = _check_offset(offset, reach)
         super().__init__(root, train, seed, contrast, noise, sf_0, B_sf, mask, length, device, download)
 
-    def _offsets(self, keys):
-        b = keys.shape[0]
+    def _offsets(self, draws):
+        u = draws[_S_RADIUS]
+        b, device = len(u), u.device
         if self.offset is not None:
-            return torch.tensor(self.offset, device=keys.device).expand(b, 2).clone()
+            return torch.tensor(self.offset, device=device).expand(b, 2).clone()
         if self.radius is not None:
-            radius = torch.full((b,), self.radius, dtype=torch.float64, device=keys.device)
+            radius = torch.full((b,), self.radius, dtype=torch.float64, device=device)
         else:
-            radius = (rng.normal(keys, _S_RADIUS).abs() * self.eccentricity_std).clamp_max(self.eccentricity_max)
+            radius = (_normal(draws, _S_RADIUS).abs() * self.eccentricity_std).clamp_max(self.eccentricity_max)
         if self.direction is not None:
-            direction = torch.full((b,), self.direction, dtype=torch.float64, device=keys.device)
+            direction = torch.full((b,), self.direction, dtype=torch.float64, device=device)
         else:
-            direction = 2 * math.pi * rng.uniform(keys, _S_DIRECTION)
+            direction = 2 * math.pi * draws[_S_DIRECTION]
         return polar_offsets(radius, direction)
 
-    def _digit_layer(self, digits, offsets, keys=None):
+    def _digit_layer(self, digits, offsets, draws=None):
         centre = (self.size - DIGIT_SIZE) // 2
         return digits, centre + offsets[:, 0], centre + offsets[:, 1], True
 

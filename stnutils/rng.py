@@ -16,7 +16,7 @@ from typing import Optional
 
 import torch
 
-__all__ = ["hash32", "sample_keys", "uniform", "uniforms", "normal", "noise_words"]
+__all__ = ["hash32", "sample_keys", "uniform", "uniforms", "normal", "box_muller", "noise_words"]
 
 _MASK32 = 0xFFFFFFFF
 _M1 = 0x7FEB352D
@@ -118,7 +118,12 @@ def uniform(keys: torch.Tensor, stream: int) -> torch.Tensor:
 def normal(keys: torch.Tensor, stream: int) -> torch.Tensor:
     """One standard normal float64 per sample (Box-Muller on two streams ``stream``, ``stream+1``)."""
     u = uniforms(keys, [stream, stream + 1])
-    return torch.sqrt(-2.0 * torch.log(u[:, 0])) * torch.cos(2.0 * math.pi * u[:, 1])
+    return box_muller(u[:, 0], u[:, 1])
+
+
+def box_muller(u1: torch.Tensor, u2: torch.Tensor) -> torch.Tensor:
+    """A standard normal from two independent uniforms in (0, 1) (the cosine branch)."""
+    return torch.sqrt(-2.0 * torch.log(u1)) * torch.cos(2.0 * math.pi * u2)
 
 
 def noise_words(
