@@ -16,7 +16,7 @@ from typing import Optional
 
 import torch
 
-from . import rng
+from . import _kernels, rng
 from ._validate import check_range
 
 __all__ = ["motioncloud_envelope", "motioncloud_pairs", "motioncloud_background", "cloud_fields_into", "rectify_michelson"]
@@ -229,9 +229,18 @@ def cloud_fields_into(
     field_max = torch.empty(p, 2, device=keys.device)
     field_min = torch.empty(p, 2, device=keys.device)
     mult, add = rng.noise_word_params(keys)
+    fused = on_cpu and _kernels.usable()
     for start in range(0, p, step):
         m, a = mult[start : start + step], add[start : start + step]
         n = len(m)
+        block = out[start : start + step]
+        if fused:  # noise words to spectrum in one loop, FFT, de-interleave with extremes
+            parts = _workspace("parts", (n, size, size, 2), torch.float32, keys.device)
+            _kernels.spectrum_into(m, a, env, half_env, parts)
+            field = torch.fft.ifft2(torch.view_as_complex(parts),
+                                    out=_workspace("field", (n, size, size), torch.complex64, keys.device))
+            _kernels.deinterleave_extremes(field, block, field_max[start : start + step], field_min[start : start + step])
+            continue
         if on_cpu:  # reused per-thread buffers: fresh ones cost a page fault per 4 kB
             words = rng.noise_words_from(m, a, n_words, out=_workspace("words", (n, n_words), torch.int32, keys.device),
                                          scratch=_workspace("scratch", (n, n_words), torch.int32, keys.device))
@@ -249,7 +258,6 @@ def cloud_fields_into(
             field = torch.fft.ifft2(spectrum, out=_workspace("field", spectrum.shape, torch.complex64, keys.device))
         else:
             field = torch.fft.ifft2(spectrum)
-        block = out[start : start + step]
         block.copy_(torch.view_as_real(field).permute(0, 3, 1, 2))  # de-interleave re/im: one pass
         # Reductions over the interleaved layout are strided and ~20x slower: take them here.
         flat = block.view(n, 2, size * size)

@@ -10,6 +10,8 @@ import math
 
 import torch
 
+from . import _kernels
+
 __all__ = [
     "DIGIT_SIZE",
     "shift_digits",
@@ -179,6 +181,11 @@ def compose_scenes_(
         flat.mul_(g).add_(0.5)
         return apply_disc_mask(composite_digits_(fields, digit, top, left))
     patch = _patch_index(top.to(fields.device), left.to(fields.device), *digit.shape[-2:], s)
+    if fields.device.type == "cpu" and _kernels.usable() and fields.dtype == torch.float32 and fields.is_contiguous():
+        disc = _disc_terms(s, fields.device, fields.dtype)[0]
+        _kernels.compose_into(fields, field_max.to(fields.dtype).contiguous(), g.reshape(-1).contiguous(),
+                              digit.to(fields.dtype).contiguous(), patch, disc, mask)
+        return fields
     under_z = flat.gather(1, patch)
     d = digit.reshape(b, -1).to(fields.dtype)
     if not mask:

@@ -270,3 +270,25 @@ def test_batch_writes_into_out(data_root):
                 torch.empty(4, 1, 128, 256)[..., ::2], "images"]:
         with pytest.raises(ValueError, match=r"out must be a contiguous float32 tensor of shape \(4, 1, 128, 128\)"):
             ds.batch(range(4), out=bad)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(cls=stn.NoisyMNIST128),
+    dict(cls=stn.NoisyMNIST128, mask=False, contrast=1.0),
+    dict(cls=stn.NoisyMNIST128, size=60, eccentricity_max=16),
+    dict(cls=stn.NoisyMNIST28, shift_std=4, rotation=30),
+    dict(cls=stn.NoisyMNIST28, mask=True),
+])
+def test_fused_kernels_and_torch_operations_give_the_same_scenes(data_root, monkeypatch, kwargs):
+    from stnutils import _kernels
+
+    if not _kernels.AVAILABLE:
+        pytest.skip("numba is not installed: only the torch path exists here")
+    kwargs = dict(kwargs)
+    ds = kwargs.pop("cls")(data_root, train=False, seed=13, **kwargs)
+    order = [5, 2, 9, 0, 1, 14, 15, 7]  # aligned pairs and loose samples
+    fused = ds.batch(range(16))[0], ds.batch(order)[0]
+    monkeypatch.setattr(_kernels, "AVAILABLE", False)
+    plain = ds.batch(range(16))[0], ds.batch(order)[0]
+    for a, b in zip(fused, plain):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)

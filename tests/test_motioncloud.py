@@ -114,8 +114,14 @@ def test_background_is_deterministic_per_key_and_chunking():
     torch.testing.assert_close(a[3:5], b)
 
 
-def test_cloud_fields_report_their_extremes_and_do_not_depend_on_the_chunking():
+@pytest.mark.parametrize("fused", [True, False])
+def test_cloud_fields_report_their_extremes_and_do_not_depend_on_the_chunking(fused, monkeypatch):
+    from stnutils import _kernels
     from stnutils.motioncloud import cloud_fields_into
+
+    if fused and not _kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(_kernels, "AVAILABLE", fused)
 
     keys = rng.sample_keys(4, torch.arange(5))
     one = torch.empty(5, 2, 64, 64)

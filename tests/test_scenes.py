@@ -23,9 +23,21 @@ def random_inputs(seed, b=12, size=64, h=28):
     return fields, gain, digit, top, left
 
 
+@pytest.fixture(params=["fused", "torch"])
+def path(request, monkeypatch):
+    """Both implementations of compose_scenes_: numba's fused loop (when installed) and torch's."""
+    from stnutils import _kernels
+
+    if request.param == "fused" and not _kernels.AVAILABLE:
+        pytest.skip("numba is not installed")
+    if request.param == "torch":
+        monkeypatch.setattr(_kernels, "AVAILABLE", False)
+    return request.param
+
+
 @pytest.mark.parametrize("mask", [True, False])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_compose_equals_the_stage_by_stage_recipe(seed, mask):
+def test_compose_equals_the_stage_by_stage_recipe(seed, mask, path):
     fields, gain, digit, top, left = random_inputs(seed)
     expected = stage_by_stage(fields, gain, digit, top, left, mask)
     got = compose_scenes_(fields.clone(), fields.flatten(1).amax(dim=1), gain, digit, top, left, mask)
@@ -36,7 +48,7 @@ def test_compose_equals_the_stage_by_stage_recipe(seed, mask):
         assert (got >= 0).all() and (got <= 1).all()
 
 
-def test_a_stroke_over_the_darkest_pixel_moves_the_minimum():
+def test_a_stroke_over_the_darkest_pixel_moves_the_minimum(path):
     fields, gain, digit, top, left = random_inputs(3, b=4)
     fields[:, 32, 32] = fields.flatten(1).amin(dim=1) - 1  # the darkest pixel, inside the disc
     gain = 0.375 / fields.flatten(1).abs().amax(dim=1)
@@ -49,7 +61,7 @@ def test_a_stroke_over_the_darkest_pixel_moves_the_minimum():
     assert (got.flatten(1).gather(1, darkest) > 0.5).all()  # now under a bright stroke
 
 
-def test_the_extremes_are_exactly_0_and_1_when_the_background_holds_them():
+def test_the_extremes_are_exactly_0_and_1_when_the_background_holds_them(path):
     fields, gain, digit, top, left = random_inputs(4, b=6)
     fields[:, 30, 30] = fields.flatten(1).amin(dim=1) - 1  # extremes inside the disc
     fields[:, 33, 33] = fields.flatten(1).amax(dim=1) + 1
