@@ -120,11 +120,7 @@ def composite_digits_(scene: torch.Tensor, digit: torch.Tensor, top: torch.Tenso
         ``scene``.
     """
     b, s, _ = scene.shape
-    h, w = digit.shape[-2:]
-    dev = scene.device
-    rows = top.to(dev, torch.long)[:, None] + torch.arange(h, device=dev)
-    cols = left.to(dev, torch.long)[:, None] + torch.arange(w, device=dev)
-    flat_index = (rows[:, :, None] * s + cols[:, None, :]).reshape(b, -1)
+    flat_index = _patch_index(top.to(scene.device), left.to(scene.device), *digit.shape[-2:], s)
     flat = scene.view(b, -1)
     under = flat.gather(1, flat_index)
     d = digit.reshape(b, -1).to(scene.dtype)
