@@ -29,11 +29,11 @@ export STNUTILS_RUNS := $(abspath $(STNUTILS_RUNS))
 STNUTILS_RESULTS ?= $(CURDIR)/results
 export STNUTILS_RESULTS := $(abspath $(STNUTILS_RESULTS))
 
-.PHONY: help venv book notebooks test unit nbval html check-html install-chromium clean
+.PHONY: help venv book notebooks test lint unit nbval html check-html install-chromium clean
 
 help:
 	@echo "make book [PROFILE=quick]  execute the notebooks (papermill) and build the book in _build/html"
-	@echo "make test [PROFILE=smoke]  pytest (unit tests + doctests), nbval on freshly executed notebooks, the book checked in Chromium"
+	@echo "make test [PROFILE=smoke]  ruff, pytest (unit tests + doctests), nbval on freshly executed notebooks, the book checked in Chromium"
 	@echo "make check-html            check the built _build/html in headless Chromium (screenshots in _build/screenshots)"
 	@echo "make install-chromium      apt-get install Debian's chromium (the HTML check needs it)"
 	@echo "make venv                  create .venv and install requirements.txt, stnutils (editable), the 'stnutils' kernel"
@@ -64,7 +64,11 @@ notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py --profile $(PROFILE) --device $(DEVICE) --seed $(SEED)
 
 test: PROFILE ?= smoke
-test: unit nbval html
+test: lint unit nbval html
+
+# ruff (pyflakes, pycodestyle, import order, bugbear; configured in pyproject.toml)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check stnutils tests scripts benchmarks _ext
 
 # Exit status 5 (no tests collected) fails like any other error.
 unit: $(STAMP)

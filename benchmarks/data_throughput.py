@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
@@ -95,7 +94,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
-    ds = stn.NoisyMNIST128(args.data_root, train=True, length=10**9)
+    ds = stn.data.NoisyMNIST128(args.data_root, train=True, length=10**9)
     digits = ds._digits[:1000].numpy().astype(np.float64)
     # (batch size, reuse the output tensor): the headline first, then the table
     cases = [(args.batch, False)] + [(int(b), False) for b in args.batch_sizes.split(",") if b.strip()]
@@ -136,7 +135,7 @@ def main(argv=None) -> dict:
         ],
     }
     if torch.cuda.is_available():
-        gpu = stn.NoisyMNIST128(args.data_root, train=True, length=10**9, device="cuda")
+        gpu = stn.data.NoisyMNIST128(args.data_root, train=True, length=10**9, device="cuda")
         big = min(args.cuda_samples, 1 << 16)
         time_batched(gpu, big, big, 0)
         rates = [time_batched(gpu, args.cuda_samples, big, (r + 1) * args.cuda_samples) for r in range(3)]

@@ -48,12 +48,12 @@ def fixed_batch(size: int, batch: int, seed: int = 0):
 
     try:
         if size == 28:
-            ds = stn.NoisyMNIST28(train=True, seed=seed, shift_std=5.0)
+            ds = stn.data.NoisyMNIST28(train=True, seed=seed, shift_std=5.0)
         else:
-            ds = stn.NoisyMNIST128(train=True, seed=seed, size=size)
+            ds = stn.data.NoisyMNIST128(train=True, seed=seed, size=size, eccentricity_max=min(40.0, (size - 28) / 2))
         images, labels, _ = ds.batch(torch.arange(batch))
         return images, labels, "noisy MNIST"
-    except stn.MNISTNotFoundError:  # timing does not depend on the pixel values
+    except stn.data.MNISTNotFoundError:  # timing does not depend on the pixel values
         g = torch.Generator().manual_seed(seed)
         return torch.rand(batch, 1, size, size, generator=g), torch.randint(0, 10, (batch,), generator=g), "random"
 
@@ -163,8 +163,9 @@ def main(argv=None) -> dict:
     def median(key):
         return round(statistics.median(per_round[key]), 1)
 
-    ratios = {name: round(statistics.median(pair_ratios[kind, name]), 2) for kind, name in others if kind == "model"}
-    seed_ratios = {name: round(statistics.median(pair_ratios[kind, name]), 2) for kind, name in others if kind == "seed"}
+    median_ratio = {(kind, name): round(statistics.median(pair_ratios[kind, name]), 2) for kind, name in others}
+    ratios = {name: r for (kind, name), r in median_ratio.items() if kind == "model"}
+    seed_ratios = {name: r for (kind, name), r in median_ratio.items() if kind == "seed"}
     attention = {n: ratios[n] for n in ATTENTION_MODELS if n in ratios}
     best = max(attention, key=attention.get) if attention else None
     order = list(runners)

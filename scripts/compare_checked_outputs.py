@@ -59,7 +59,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("reference", type=Path, help="folder of published notebooks (book/)")
     parser.add_argument("fresh", type=Path, help="folder of freshly executed notebooks")
-    parser.add_argument("--sanitize-with", type=Path, default=Path(__file__).resolve().parent.parent / "tests" / "nbval_sanitize.cfg")
+    parser.add_argument("--sanitize-with", type=Path,
+                        default=Path(__file__).resolve().parent.parent / "tests" / "nbval_sanitize.cfg")
     args = parser.parse_args(argv)
     patterns = load_patterns(args.sanitize_with)
     fresh = sorted(args.fresh.glob("*.ipynb"))

@@ -41,7 +41,8 @@ KERNEL = "stnutils"
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="quick", help="smoke (CI, seconds), quick (2-core CPU, minutes) or full (one GPU)")
+    parser.add_argument("--profile", default="quick",
+                        help="smoke (CI, seconds), quick (2-core CPU, minutes) or full (one GPU)")
     parser.add_argument("--device", default="cpu", help="'cpu' (default), 'cuda' or 'auto'")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed passed to every notebook (default 0)")
     parser.add_argument("--only", metavar="NAME", action="append",

@@ -1,51 +1,25 @@
-"""stnutils: Spatial Transformer Networks and the What/Where model on noisy MNIST."""
-from .datasets import NoisyMNIST28, NoisyMNIST128, iterate_batches
-from .mnist import MNISTNotFoundError, load_mnist, resolve_data_root
-from .motioncloud import motioncloud_background, motioncloud_envelope, motioncloud_pairs, rectify_michelson
+"""stnutils: Spatial Transformer Networks and the What/Where model on noisy MNIST.
+
+The package is arranged by what things are; imports run one way, left to right::
+
+    data  ->  models  ->  evaluation  ->  training  ->  viz  ->  widgets, cli (and the notebooks)
+
+- :mod:`stnutils.data`: MNIST, counter-based random numbers, MotionCloud backgrounds, scenes, datasets.
+- :mod:`stnutils.models`: the transformer functional core, retinas, classifiers, the attention
+  models, the What/Where model and the model registry.
+- :mod:`stnutils.evaluation`: the evaluation loop, metrics, the benchmark, results files and
+  tables, the seed's published numbers, and the chapters' measurements.
+- :mod:`stnutils.training`: configs and named schedules, the training loop, checkpoints,
+  distributed helpers and the shared trained runs.
+- :mod:`stnutils.viz`: every figure.
+- top level: :mod:`~stnutils.validation`, :mod:`~stnutils.io` (the atomic writer),
+  :mod:`~stnutils.provenance` and the command line (:mod:`~stnutils.cli`).
+
+Notebooks do ``import stnutils as stn`` and write ``stn.<part>.<name>``.
+"""
+from . import data, evaluation, io, models, provenance, training, validation, viz
 
 __version__ = "0.1.0"
 __all__ = [
-    "NoisyMNIST28",
-    "NoisyMNIST128",
-    "iterate_batches",
-    "MNISTNotFoundError",
-    "load_mnist",
-    "resolve_data_root",
-    "motioncloud_background",
-    "motioncloud_envelope",
-    "motioncloud_pairs",
-    "rectify_michelson",
+    "data", "models", "evaluation", "training", "viz", "io", "provenance", "validation",
 ]
-from . import plotting, provenance  # modules: stn.plotting.show_examples, stn.provenance.start
-
-__all__ += ["plotting", "provenance"]
-from . import checkpoint, metrics, models, reference, retina, transformer  # noqa: E402
-from .checkpoint import load_checkpoint, load_model, save_model  # noqa: E402
-from .models import MODEL_NAMES, build_model, input_size  # noqa: E402
-from .retina import PolarLogRetina, WhatWhereRetina  # noqa: E402
-from .transformer import (  # noqa: E402
-    SpatialTransformer,
-    affine_sample,
-    attention_theta,
-    offset_to_theta,
-    rotation_theta,
-    theta_corners,
-    theta_to_offset,
-    translation_theta,
-)
-
-__all__ += [
-    "checkpoint", "metrics", "models", "reference", "retina", "transformer",
-    "load_checkpoint", "load_model", "save_model",
-    "MODEL_NAMES", "build_model", "input_size",
-    "PolarLogRetina", "WhatWhereRetina",
-    "SpatialTransformer", "affine_sample", "attention_theta", "offset_to_theta", "rotation_theta",
-    "theta_corners", "theta_to_offset", "translation_theta",
-]
-from . import distributed, runs, train  # noqa: E402
-from .train import TrainConfig, fit, get_config  # noqa: E402
-
-__all__ += ["distributed", "runs", "train", "TrainConfig", "fit", "get_config"]
-from . import results  # noqa: E402  (results files of the benchmark, week 7 and the results page)
-
-__all__ += ["results"]

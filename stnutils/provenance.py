@@ -22,7 +22,7 @@ from typing import Optional, Union
 
 import torch
 
-from ._validate import check_choice
+from .validation import check_choice
 
 __all__ = [
     "PROFILES",
@@ -169,7 +169,8 @@ def provenance_banner(info: dict) -> str:
         f"```{{admonition}} Run: profile {info['profile']} on {info['device']}",
         ":class: note",
         "",
-        f"- **profile**: `{info['profile']}` (smoke: CI check; quick: 2-core CPU, reduced; full: the paper's schedules on one GPU)",
+        f"- **profile**: `{info['profile']}` (smoke: CI check; quick: 2-core CPU, reduced; "
+        "full: the paper's schedules on one GPU)",
         f"- **device**: {info['device']}",
         f"- **git commit**: `{info['git_commit']}`",
         f"- **versions**: torch {info['torch']}, Python {info['python']}",

@@ -4,7 +4,6 @@ The static checks (TOC, links, anchors, Sphinx error markup, build log) need no 
 the tests that open pages in Chromium are skipped when it is not installed.
 """
 
-import base64
 import importlib.util
 import json
 import sys

@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from stnutils.checkpoint import FORMAT, load_checkpoint, load_model, save_model
 from stnutils.models import MODEL_NAMES, build_model, input_size
+from stnutils.training.checkpoint import FORMAT, load_checkpoint, load_model, save_model
 
 
 def _perturbed(name):

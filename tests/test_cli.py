@@ -7,11 +7,11 @@ import sys
 import pytest
 import torch
 
-from stnutils.__main__ import main
-from stnutils.train import SCHEDULES
+from stnutils.cli import main
+from stnutils.training import SCHEDULES
 
-TRAIN_OPTIONS = ["--model", "--profile", "--out", "--device", "--seed", "--resume", "--overwrite", "--data-root",
-                 "--epochs", "--set", "--quiet"]
+TRAIN_OPTIONS = ["--schedule", "--model", "--profile", "--out", "--device", "--seed", "--resume", "--overwrite",
+                 "--data-root", "--epochs", "--set", "--quiet"]
 EVALUATE_OPTIONS = ["RUN_DIR", "--benchmark", "--accuracy-map", "--profile", "--n", "--seed", "--device",
                     "--data-root", "--out"]
 
@@ -24,6 +24,12 @@ def run_main(argv, capsys):
         status = exc.code
     out, err = capsys.readouterr()
     return status, out, err
+
+
+def test_python_m_stnutils_runs_the_cli_main():
+    import stnutils.__main__ as entry
+
+    assert entry.main is main
 
 
 def test_module_help_runs_as_a_program():
@@ -53,7 +59,7 @@ def test_schedules_lists_every_schedule_and_profile(capsys):
     assert len(rows) == len(SCHEDULES) * 3
 
 
-BASE = ["train", "--model", "lenet", "--profile", "smoke", "--device", "cpu", "--quiet"]
+BASE = ["train", "--schedule", "lenet", "--profile", "smoke", "--device", "cpu", "--quiet"]
 
 
 @pytest.mark.parametrize(
@@ -95,7 +101,7 @@ def test_train_smoke_run_then_resume_and_evaluate(tmp_path, data_root, capsys):
         "lenet", "smoke", 2, 32)
     assert [h["epoch"] for h in json.loads((out / "history.json").read_text())] == [1, 2]
 
-    from stnutils.checkpoint import load_model
+    from stnutils.training.checkpoint import load_model
 
     model = load_model(out / "model.pt")
     assert model.name == "lenet" and model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
@@ -133,7 +139,7 @@ def test_train_and_benchmark_a_128_model(tmp_path, data_root, capsys):
     status, stdout, err = run_main(["evaluate", str(out), "--n", "2", "--device", "cpu", "--out", str(results)],
                                    capsys)
     assert status == 0, err
-    from stnutils.metrics import read_results
+    from stnutils.evaluation.results import read_results
 
     rows = read_results(results)
     assert len(rows) == 3 * 9

@@ -1,4 +1,4 @@
-"""Tests of stnutils.distributed and of fit under torchrun (2 CPU processes, gloo)."""
+"""Tests of stnutils.training.distributed and of fit under torchrun (2 CPU processes, gloo)."""
 import json
 import os
 import socket
@@ -10,9 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from stnutils import distributed
-from stnutils.distributed import DistributedContext, env_world, shard
-from stnutils.train import TrainConfig, fit
+from stnutils.training import TrainConfig, distributed, fit
+from stnutils.training.distributed import DistributedContext, env_world, shard
 
 TESTS = Path(__file__).resolve().parent
 
@@ -41,11 +40,11 @@ SCRIPT = f"""
 import json, os, sys, torch
 sys.path.insert(0, {str(TESTS)!r})
 from test_distributed import TinyConvNet, ddp_config
-from stnutils import train
+from stnutils.training import loop as train
 
 # record the sizes of the batches this rank generates: each must be its share only
 sizes = []
-make_dataset = train._make_dataset
+make_dataset = train.make_dataset
 def counting(cfg, is_train, *args, **kwargs):
     ds = make_dataset(cfg, is_train, *args, **kwargs)
     batch = ds.batch
@@ -54,7 +53,7 @@ def counting(cfg, is_train, *args, **kwargs):
         return batch(indices)
     ds.batch = counted
     return ds
-train._make_dataset = counting
+train.make_dataset = counting
 
 torch.manual_seed(0)
 train.fit(ddp_config(), sys.argv[1], model=TinyConvNet(), verbose=False, progress=False)

@@ -1,4 +1,4 @@
-"""stnutils.metrics and stnutils.reference: known-answer accuracies, rows, files, tables.
+"""stnutils.evaluation (loop, metrics, results, tables, reference): known-answer accuracies, rows, files, tables.
 
 The classifiers here are stand-ins whose accuracy is known exactly: a constant class
 (accuracy = the share of that class among the first n test labels) and an "oracle" that
@@ -14,9 +14,10 @@ import pytest
 import torch
 from torch import nn
 
-from stnutils import metrics, reference
-from stnutils.datasets import NoisyMNIST28, NoisyMNIST128
-from stnutils.mnist import load_mnist
+import stnutils.io
+from stnutils.data import NoisyMNIST28, NoisyMNIST128
+from stnutils.data.mnist import load_mnist
+from stnutils.evaluation import loop, metrics, reference, results, tables
 from stnutils.provenance import git_commit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,27 +82,27 @@ def _share(cls, n):
 def test_evaluate_constant_model_gives_the_label_share_and_restores_mode(data_root):
     ds = NoisyMNIST28(data_root, train=False, contrast=0.7)
     model = Constant(cls=7).train()
-    acc = metrics.evaluate(model, ds, n=37, batch_size=10)
+    acc = loop.evaluate(model, ds, n=37, batch_size=10)
     assert acc == pytest.approx(_share(7, 37)) and 0 < acc < 1
     assert model.training  # mode restored
-    assert metrics.evaluate(model.eval(), ds, n=37) == acc and not model.training
+    assert loop.evaluate(model.eval(), ds, n=37) == acc and not model.training
 
 
 def test_evaluate_errors(data_root):
     ds = NoisyMNIST28(data_root, train=False, length=5)
     with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
-        metrics.evaluate(Constant(), ds, n=0)
+        loop.evaluate(Constant(), ds, n=0)
     with pytest.raises(ValueError, match=r"n must be <= len\(dataset\) = 5, got 6"):
-        metrics.evaluate(Constant(), ds, n=6)
+        loop.evaluate(Constant(), ds, n=6)
     with pytest.raises(ValueError, match="batch_size must be a positive integer"):
-        metrics.evaluate(Constant(), ds, n=2, batch_size=0)
+        loop.evaluate(Constant(), ds, n=2, batch_size=0)
 
     class Flat(nn.Module):
         def forward(self, x):
             return torch.zeros(len(x))
 
     with pytest.raises(ValueError, match="model must return logits"):
-        metrics.evaluate(Flat(), ds, n=2)
+        loop.evaluate(Flat(), ds, n=2)
 
 
 def test_center_crop():
@@ -188,7 +189,7 @@ def test_benchmark_oracle_rows(data_root):
     assert len(rows) == 27
     commit = git_commit()
     for row in rows:
-        assert tuple(row) == metrics.ROW_KEYS
+        assert tuple(row) == results.ROW_KEYS
         assert row["model"] == "oracle" and row["profile"] == "smoke" and row["device"] == "cpu"
         assert row["commit"] == commit and row["n"] == n
         expected = float(row["eccentricity"] < 20 and row["contrast"] >= 0.5)
@@ -249,9 +250,9 @@ def _rows(model="a", acc=0.5, contrasts=(0.3, 0.7), eccs=(4.44444444, 40.0), pro
 
 def test_write_and_read_results_roundtrip(tmp_path):
     rows = _rows(acc=np.float32(0.25))
-    path = metrics.write_results(rows, tmp_path / "sub" / "results.json")
+    path = results.write_results(rows, tmp_path / "sub" / "results.json")
     assert path.exists()
-    back = metrics.read_results(path)
+    back = results.read_results(path)
     assert back == [dict(r, accuracy=0.25) for r in rows]
     assert [p.name for p in path.parent.iterdir()] == ["results.json"]  # no temporary left
 
@@ -259,24 +260,23 @@ def test_write_and_read_results_roundtrip(tmp_path):
 @pytest.mark.parametrize("fail", ["dump", "replace"])
 def test_write_results_is_atomic(tmp_path, monkeypatch, fail):
     path = tmp_path / "results.json"
-    metrics.write_results(_rows(acc=0.1), path)
+    results.write_results(_rows(acc=0.1), path)
     before = path.read_bytes()
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
     if fail == "dump":
-        real_dump = json.dump
 
         def half_dump(obj, f, **kwargs):  # writes part of the file, then fails
             f.write("[{")
             boom()
 
-        monkeypatch.setattr(metrics.json, "dump", half_dump)
+        monkeypatch.setattr(stnutils.io.json, "dump", half_dump)
     else:
-        monkeypatch.setattr(metrics.os, "replace", boom)
+        monkeypatch.setattr(stnutils.io.os, "replace", boom)
     with pytest.raises(OSError, match="disk full"):
-        metrics.write_results(_rows(acc=0.9), path)
+        results.write_results(_rows(acc=0.9), path)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.json"]
 
@@ -285,16 +285,16 @@ def test_write_results_rejects_incomplete_rows(tmp_path):
     row = _rows()[0]
     del row["commit"]
     with pytest.raises(ValueError, match=r"row 0 lacks \['commit'\]"):
-        metrics.write_results([row], tmp_path / "r.json")
+        results.write_results([row], tmp_path / "r.json")
     assert not (tmp_path / "r.json").exists()
 
 
 def test_read_results_accepts_a_rows_dict(tmp_path):
     (tmp_path / "r.json").write_text(json.dumps({"rows": _rows()}))
-    assert metrics.read_results(tmp_path / "r.json") == _rows()
+    assert results.read_results(tmp_path / "r.json") == _rows()
     (tmp_path / "bad.json").write_text("3")
     with pytest.raises(ValueError, match="must hold a JSON list of rows"):
-        metrics.read_results(tmp_path / "bad.json")
+        results.read_results(tmp_path / "bad.json")
 
 
 # --- results table ---------------------------------------------------------------------------
@@ -303,7 +303,7 @@ def test_results_table_marks_the_best_per_column():
     rows = _rows("a", acc=lambda c, e: 0.9 if e < 10 else 0.5) + _rows("b", acc=lambda c, e: 0.6 if e < 10 else 0.7)
     ref = [dict(r, profile="seed", model="seed_m") for r in _rows(acc=lambda c, e: 0.6 if e < 10 else 0.7,
                                                                    contrasts=(0.7,))]
-    records = metrics.results_table(rows, reference=ref)
+    records = tables.results_table(rows, reference=ref)
     assert [(r["contrast"], r["model"], r["source"]) for r in records] == [
         (0.3, "a", "this book"), (0.3, "b", "this book"),
         (0.7, "a", "this book"), (0.7, "b", "this book"), (0.7, "seed_m", "reference"),
@@ -314,7 +314,7 @@ def test_results_table_marks_the_best_per_column():
     assert by[0.3, "a"]["accuracy"] == [0.9, 0.5] and by[0.3, "a"]["mean"] == pytest.approx(0.7)
     assert by[0.7, "a"]["best_mean"] and not by[0.7, "seed_m"]["best_mean"]
     assert by[0.3, "a"]["eccentricities"] == [4.4444, 40.0]
-    md = metrics.results_table(rows, reference=ref, fmt="markdown")
+    md = tables.results_table(rows, reference=ref, fmt="markdown")
     assert "| a | quick | **0.900** | 0.500 | **0.700** |" in md
     assert "| seed_m | seed | 0.600 | **0.700** | 0.650 |" in md
     assert md.count("**Contrast") == 2 and "4.4 px" in md and "40.0 px" in md
@@ -322,7 +322,7 @@ def test_results_table_marks_the_best_per_column():
 
 def test_results_table_defaults_to_the_seed_and_fills_gaps():
     rows = _rows("mine", acc=0.97, contrasts=(0.7,), eccs=(40.0,))
-    records = metrics.results_table(rows)
+    records = tables.results_table(rows)
     seed = reference.load_seed_benchmark()
     assert len(records) == 1 + sum(len(v) for v in seed["models"].values())
     mine = [r for r in records if r["model"] == "mine"][0]
@@ -330,25 +330,25 @@ def test_results_table_defaults_to_the_seed_and_fills_gaps():
     assert mine["best"][-1] and mine["mean"] == 0.97  # beats every seed model at 40 px, c = 0.7 (0.9558)
     stn = [r for r in records if r["model"] == "stn_128x128" and r["contrast"] == 0.7][0]
     assert stn["best"][0] and stn["accuracy"][0] == 0.9715
-    assert "–" in metrics.results_table(rows, fmt="markdown")
+    assert "–" in tables.results_table(rows, fmt="markdown")
     with pytest.raises(ValueError, match="fmt must be one of"):
-        metrics.results_table(rows, fmt="html")
+        tables.results_table(rows, fmt="html")
 
 
 def test_results_table_later_rows_replace_earlier():
     rows = _rows("a", acc=0.1) + _rows("a", acc=0.2)
-    records = metrics.results_table(rows, reference=[])
+    records = tables.results_table(rows, reference=[])
     assert len(records) == 2 and all(r["accuracy"] == [0.2, 0.2] for r in records)
 
 
 # --- the seed reference ----------------------------------------------------------------------
 def test_seed_reference_is_the_shared_file_and_ships_as_package_data():
-    shipped = json.loads((REPO / "stnutils" / "seed_benchmark.json").read_text())
+    shipped = json.loads((REPO / "stnutils" / "evaluation" / "seed_benchmark.json").read_text())
     assert reference.load_seed_benchmark() == shipped
     shared = REPO.parent / "shared" / "reference" / "seed_benchmark.json"
     if shared.exists():
         assert json.loads(shared.read_text()) == shipped
-    assert 'stnutils = ["*.json"]' in (REPO / "pyproject.toml").read_text()
+    assert '"stnutils.evaluation" = ["*.json"]' in (REPO / "pyproject.toml").read_text()
 
 
 def test_seed_rows_counts_and_format():
@@ -356,7 +356,7 @@ def test_seed_rows_counts_and_format():
     rows = reference.seed_rows()
     expected = sum(len(values) for per in seed["models"].values() for values in per.values())
     assert len(rows) == expected == 11 * 3 * 9
-    assert all(tuple(r) == metrics.ROW_KEYS for r in rows)
+    assert all(tuple(r) == results.ROW_KEYS for r in rows)
     assert {r["profile"] for r in rows} == {"seed"} and {r["device"] for r in rows} == {"seed (published)"}
     atn = [r for r in rows if r["model"] == "atn"]
     assert len(atn) == 27 and [r["contrast"] for r in atn[::9]] == [0.3, 0.5, 0.7]

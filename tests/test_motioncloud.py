@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from stnutils import rng
-from stnutils.motioncloud import motioncloud_background, motioncloud_envelope, motioncloud_pairs, rectify_michelson
+from stnutils.data import rng
+from stnutils.data.motioncloud import motioncloud_background, motioncloud_envelope, motioncloud_pairs, rectify_michelson
 
 N = 128
 
@@ -54,7 +54,8 @@ def test_rectify_matches_motionclouds():
 @pytest.fixture(scope="module")
 def samples():
     env = reference_envelope(N)[:, :, None]
-    ref = np.stack([mc.rectif(mc.random_cloud(env, seed=s), contrast=1.0, method="Michelson")[:, :, 0] for s in range(300)])
+    ref = np.stack([mc.rectif(mc.random_cloud(env, seed=s), contrast=1.0, method="Michelson")[:, :, 0]
+                    for s in range(300)])
     ours = (0.5 + 0.5 * motioncloud_pairs(rng.sample_keys(7, torch.arange(150)), N).reshape(-1, N, N)).numpy()
     return ref, ours
 
@@ -116,8 +117,8 @@ def test_background_is_deterministic_per_key_and_chunking():
 
 @pytest.mark.parametrize("fused", [True, False])
 def test_cloud_fields_report_their_extremes_and_do_not_depend_on_the_chunking(fused, monkeypatch):
-    from stnutils import _kernels
-    from stnutils.motioncloud import cloud_fields_into
+    from stnutils.data import _kernels
+    from stnutils.data.motioncloud import cloud_fields_into
 
     if fused and not _kernels.AVAILABLE:
         pytest.skip("numba is not installed")

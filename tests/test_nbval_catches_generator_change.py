@@ -49,7 +49,7 @@ def test_nbval_passes_unchanged_and_fails_after_a_generator_change(executed, tmp
 
     mutant_root = tmp_path / "mutant"
     shutil.copytree(REPO / "stnutils", mutant_root / "stnutils", ignore=shutil.ignore_patterns("__pycache__"))
-    rng_py = mutant_root / "stnutils" / "rng.py"
+    rng_py = mutant_root / "stnutils" / "data" / "rng.py"
     source = rng_py.read_text()
     assert source.count(ORIGINAL) == 1, "the constant this test mutates has moved: update the test"
     rng_py.write_text(source.replace(ORIGINAL, MUTANT))

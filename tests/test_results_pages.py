@@ -1,10 +1,10 @@
-"""stnutils.results: the results files of week 7 and the summary of the results page."""
+"""stnutils.evaluation.results and .tables: the results files of week 7 and the summary of the results page."""
 import pytest
 import torch
 
-from stnutils import metrics, reference, results
-from stnutils.datasets import NoisyMNIST128
-from stnutils.mnist import load_mnist
+from stnutils.data import NoisyMNIST128
+from stnutils.data.mnist import load_mnist
+from stnutils.evaluation import metrics, reference, results, tables
 
 ECCS = metrics.BENCHMARK_ECCENTRICITIES
 
@@ -34,9 +34,9 @@ def test_load_results_missing_names_the_chapter_and_command(tmp_path):
 
 def test_load_results_roundtrip_and_empty(tmp_path):
     rows = _rows("atn", 0.5)
-    metrics.write_results(rows, results.results_path("quick", tmp_path))
+    results.write_results(rows, results.results_path("quick", tmp_path))
     assert results.load_results("quick", tmp_path) == rows
-    metrics.write_results([], results.results_path("smoke", tmp_path))
+    results.write_results([], results.results_path("smoke", tmp_path))
     with pytest.raises(ValueError, match="at least one benchmark row"):
         results.load_results("smoke", tmp_path)
 
@@ -52,7 +52,7 @@ def test_rows_provenance():
 def test_summary_table_known_means_and_seed_counterparts():
     seed = reference.load_seed_benchmark()
     rows = _rows("atn", lambda c, e: 0.9 if e < 10 else 0.5) + _rows("fast_atn", 0.25, contrasts=(0.7,))
-    records = results.summary_table(rows)
+    records = tables.summary_table(rows)
     atn, fast = records
     assert (atn["model"], atn["profile"], atn["seed_model"]) == ("atn", "quick", "atn")
     assert atn["contrasts"] == [0.3, 0.5, 0.7]
@@ -64,7 +64,7 @@ def test_summary_table_known_means_and_seed_counterparts():
 
 def test_summary_table_seed_mean_over_the_measured_eccentricities_only():
     rows = _rows("lenet", 0.3, contrasts=(0.5,), eccs=(ECCS[0], ECCS[-1]))
-    (rec,) = results.summary_table(rows, contrasts=(0.5,))
+    (rec,) = tables.summary_table(rows, contrasts=(0.5,))
     ww0 = reference.load_seed_benchmark()["models"]["what_where_0_saccades"]["0.5"]
     assert rec["seed_model"] == "what_where_0_saccades"
     assert rec["seed_mean"] == [pytest.approx((ww0[0] + ww0[-1]) / 2, abs=1e-4)]
@@ -73,12 +73,13 @@ def test_summary_table_seed_mean_over_the_measured_eccentricities_only():
 def test_summary_table_markdown_marks_the_higher_mean():
     ref = [dict(r, model="seed_x", profile="seed") for r in _rows("x", 0.6, contrasts=(0.3, 0.7))]
     rows = _rows("x", lambda c, e: 0.4 if c < 0.5 else 0.8, contrasts=(0.3, 0.7))
-    md = results.summary_table(rows, reference=ref, counterparts={"x": "seed_x"}, contrasts=(0.3, 0.7),
+    md = tables.summary_table(rows, reference=ref, counterparts={"x": "seed_x"}, contrasts=(0.3, 0.7),
                                fmt="markdown")
-    assert md.splitlines()[0] == "| model | profile | c = 0.3 | c = 0.7 | the seed's version | seed, c = 0.3 | seed, c = 0.7 |"
+    assert md.splitlines()[0] == ("| model | profile | c = 0.3 | c = 0.7 | the seed's version "
+                                  "| seed, c = 0.3 | seed, c = 0.7 |")
     assert md.splitlines()[2] == "| x | quick | 0.400 | **0.800** | seed_x | **0.600** | 0.600 |"
     with pytest.raises(ValueError, match="fmt must be one of"):
-        results.summary_table(rows, reference=ref, fmt="html")
+        tables.summary_table(rows, reference=ref, fmt="html")
 
 
 def test_central_crop_of_a_centred_scene_is_the_mnist_frame(data_root):
@@ -100,14 +101,48 @@ def test_plot_benchmark_colors_pair_a_model_with_its_reference():
     matplotlib.use("Agg")
     from matplotlib.colors import to_rgba
 
-    from stnutils import plotting
+    from stnutils import viz
 
     rows = _rows("stn128", 0.5, contrasts=(0.3, 0.7), eccs=(10.0, 20.0))
     ref = [dict(r, model="stn_128x128", profile="seed") for r in rows] + \
           [dict(r, model="atn", profile="seed") for r in rows]
-    fig = plotting.plot_benchmark(rows, reference_rows=ref, colors={"stn128": "red", "stn_128x128": "red"})
+    fig = viz.plot_benchmark(rows, reference_rows=ref, colors={"stn128": "red", "stn_128x128": "red"})
     lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
     assert to_rgba(lines["stn128 (quick)"].get_color()) == to_rgba("red")
     assert to_rgba(lines["STN 128x128 (seed)"].get_color()) == to_rgba("red")
     assert to_rgba(lines["ATN (seed)"].get_color()) != to_rgba("red")  # not named: the colour cycle
     matplotlib.pyplot.close(fig)
+
+
+# --- group_rows: the one rounding rule ---------------------------------------------------------
+def test_group_rows_rounds_keys_so_near_equal_values_share_a_cell_and_later_rows_win():
+    rows = [dict(model="atn", profile="quick", contrast=0.7, eccentricity=40.0, accuracy=0.5),
+            dict(model="atn", profile="quick", contrast=0.70000001, eccentricity=40.00000001, accuracy=0.6),
+            dict(model="atn", profile="quick", contrast=0.3, eccentricity=4.44444444, accuracy=0.2),
+            dict(model="atn", profile="quick", contrast=0.3, eccentricity=40 * 1 / 9, accuracy=0.25)]
+    grouped = results.group_rows(rows)
+    assert grouped == {("atn", "quick"): {0.7: {40.0: 0.6}, 0.3: {4.4444: 0.25}}}
+    # reversed: the other row is the later one and wins
+    assert results.group_rows(rows[1::-1]) == {("atn", "quick"): {0.7: {40.0: 0.5}}}
+    assert results.contrast_key(0.70000001) == results.contrast_key(0.7) == 0.7
+    assert results.eccentricity_key(40.00000001) == results.eccentricity_key(40.0) == 40.0
+    assert results.eccentricity_key(40.001) != results.eccentricity_key(40.0)  # a real difference stays
+
+
+def test_group_rows_keeps_models_and_profiles_apart_in_first_seen_order():
+    rows = (_rows("b", 0.1, contrasts=(0.3,), eccs=(10.0,)) + _rows("a", 0.2, contrasts=(0.3,), eccs=(10.0,))
+            + _rows("b", 0.3, profile="smoke", contrasts=(0.3,), eccs=(10.0,)))
+    grouped = results.group_rows(rows)
+    assert list(grouped) == [("b", "quick"), ("a", "quick"), ("b", "smoke")]
+    assert grouped[("b", "quick")] == {0.3: {10.0: 0.1}} and grouped[("b", "smoke")] == {0.3: {10.0: 0.3}}
+    assert all(isinstance(v, float) for per in grouped.values() for by in per.values() for v in by.values())
+    assert results.group_rows([]) == {}
+
+
+def test_tables_use_the_rounding_of_group_rows():
+    rows = [dict(model="atn", profile="quick", contrast=0.7, eccentricity=40.0, accuracy=0.5),
+            dict(model="atn", profile="quick", contrast=0.7, eccentricity=40.00000001, accuracy=0.6)]
+    (rec,) = tables.summary_table(rows, contrasts=(0.7,), reference=[])
+    assert rec["mean"] == [0.6]  # one cell, the later row
+    (row,) = tables.results_table(rows, reference=[])
+    assert row["eccentricities"] == [40.0] and row["accuracy"] == [0.6]

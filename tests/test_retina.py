@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from stnutils.retina import (
+from stnutils.models.retina import (
     PolarLogRetina,
     Retina,
     WhatWhereRetina,
@@ -27,7 +27,8 @@ def small_what_where():
 
 
 def _blob(size, row, col, sigma):
-    yy, xx = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij")
+    axis = torch.arange(size, dtype=torch.float32)
+    yy, xx = torch.meshgrid(axis, axis, indexing="ij")
     return torch.exp(-((yy - row) ** 2 + (xx - col) ** 2) / (2 * sigma**2))[None, None]
 
 
@@ -144,7 +145,7 @@ def test_dtype_device_and_checkpoint_handling(polo):
 
 
 def test_bad_inputs(polo):
-    with pytest.raises(ValueError, match=r"images must be \(N, 1, 128, 128\)"):
+    with pytest.raises(ValueError, match=r"images must be an \(N, 1, 128, 128\) tensor, got \(2, 1, 64, 64\)"):
         polo.encode(torch.rand(2, 1, 64, 64))
     with pytest.raises(ValueError, match="code"):
         polo.decode(torch.rand(2, 700))

@@ -1,7 +1,7 @@
 import torch
 
-from stnutils import rng
-from stnutils.rng import _hash32_int32_
+from stnutils.data import rng
+from stnutils.data.rng import _hash32_int32_
 
 
 def lowbias32(x: int) -> int:

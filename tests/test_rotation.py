@@ -1,4 +1,5 @@
-"""Tests for stnutils.rotation: reading the angle of transforms, agreement, accuracy per angle, figures."""
+"""Tests for stnutils.evaluation.rotation and its figures in stnutils.viz: reading the angle of transforms,
+agreement, accuracy per angle, figures."""
 import math
 
 import matplotlib
@@ -11,9 +12,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from stnutils import rotation  # noqa: E402
-from stnutils.models import LeNet, STN28, TPSSTN  # noqa: E402
-from stnutils.transformer import identity_theta, rotation_theta  # noqa: E402
+from stnutils import viz  # noqa: E402
+from stnutils.evaluation import rotation  # noqa: E402
+from stnutils.models import STN28, TPSSTN, LeNet  # noqa: E402
+from stnutils.models.transformer import identity_theta, rotation_theta  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -123,19 +125,19 @@ def test_rotation_readout_tps_and_plain_cnn():
 
 def test_plot_angle_scatter_and_accuracy_by_angle():
     true = np.linspace(-90, 90, 50)
-    fig = rotation.plot_angle_scatter({"a": (true, -true), "b": (true, 0.1 * true)})
+    fig = viz.localisation.plot_angle_scatter({"a": (true, -true), "b": (true, 0.1 * true)})
     assert len(fig.axes) == 2
     assert "gain 1.00" in fig.axes[0].get_title()
     assert "degrees" in fig.axes[0].get_xlabel()
     with pytest.raises(ValueError, match="readouts"):
-        rotation.plot_angle_scatter({})
-    fig = rotation.plot_accuracy_by_angle({"a": (np.array([-45.0, 45.0]), np.array([0.5, 0.7]))})
+        viz.localisation.plot_angle_scatter({})
+    fig = viz.accuracy.plot_accuracy_by_angle({"a": (np.array([-45.0, 45.0]), np.array([0.5, 0.7]))})
     assert fig.axes[0].get_ylim()[1] == pytest.approx(1.02)
 
 
 def test_draw_sampling_grids_identity_lines_on_pixel_centres():
     grid = F.affine_grid(identity_theta(2), [2, 1, 28, 28], align_corners=False)
-    fig = rotation.draw_sampling_grids(torch.rand(2, 1, 28, 28), grid, labels=[1, 2], angles=[10.0, -20.0], step=9)
+    fig = viz.glimpses.draw_sampling_grids(torch.rand(2, 1, 28, 28), grid, labels=[1, 2], angles=[10.0, -20.0], step=9)
     ax = fig.axes[0]
     rows = [0, 9, 18, 27]
     assert len(ax.lines) == 2 * len(rows)  # rows and columns 0, 9, 18 and the last one
@@ -143,7 +145,7 @@ def test_draw_sampling_grids_identity_lines_on_pixel_centres():
     assert np.allclose(x, np.arange(28), atol=1e-5) and np.allclose(y, 0, atol=1e-5)
     assert "α = -20°" in fig.axes[1].get_title()
     with pytest.raises(ValueError, match="grids must be"):
-        rotation.draw_sampling_grids(torch.rand(2, 1, 28, 28), grid[:1])
+        viz.glimpses.draw_sampling_grids(torch.rand(2, 1, 28, 28), grid[:1])
 
 
 def test_mean_grid_test_constant_transformer_loses_nothing():
@@ -167,5 +169,5 @@ def test_mean_grid_test_sees_an_input_dependent_tps_grid():
     out = rotation.mean_grid_test(tps, _Rotated(), n=6)
     assert out["grid_spread_px"] > 0.01
     assert 0 <= out["accuracy_mean_grid"] <= 1
-    with pytest.raises(ValueError, match="transformer model"):
+    with pytest.raises(ValueError, match="attention model"):
         rotation.mean_grid_test(LeNet(), _Rotated(), n=2)

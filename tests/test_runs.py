@@ -1,12 +1,11 @@
-"""stnutils.runs: trained models shared between chapters, never retrained silently."""
+"""stnutils.training.runs: trained models shared between chapters, never retrained silently."""
 import json
 
 import pytest
 import torch
 
-from stnutils import runs
-from stnutils.checkpoint import load_checkpoint
-from stnutils.train import load_snapshots
+from stnutils.training import load_snapshots, runs
+from stnutils.training.checkpoint import load_checkpoint
 
 
 def test_run_dir_layout_and_root_resolution(monkeypatch, tmp_path):
@@ -44,7 +43,7 @@ def test_missing_run_is_reported_with_the_command_when_training_is_not_allowed(t
         runs.trained_model("stn28", "smoke", root=tmp_path, data_root=data_root, train_missing=False)
     message = str(err.value)
     assert "no trained 'stn28' for profile 'smoke'" in message
-    assert "python -m stnutils train --model stn28 --profile smoke --seed 0" in message
+    assert "python -m stnutils train --schedule stn28 --profile smoke --seed 0" in message
     assert not (tmp_path / "smoke").exists()  # nothing written
 
 
@@ -52,7 +51,7 @@ def test_a_stale_run_is_retrained_and_says_why(tmp_path, data_root, capsys):
     run = runs.trained_model("lenet", "smoke", root=tmp_path, data_root=data_root, progress=False)
     capsys.readouterr()
     # pretend the run was made with another learning rate (the schedule has been edited since)
-    from stnutils.checkpoint import save_model
+    from stnutils.training.checkpoint import save_model
 
     ckpt = load_checkpoint(run.run_dir / "model.pt")
     ckpt["extra"]["config"]["lr"] = 0.5
@@ -72,7 +71,7 @@ def test_where_it_ran_is_not_a_difference():
 
 
 def test_an_interrupted_run_is_resumed(tmp_path, data_root, capsys):
-    from stnutils.train import fit, get_config
+    from stnutils.training import fit, get_config
 
     folder = runs.run_dir("lenet", "smoke", root=tmp_path)
     cfg = get_config("lenet", "smoke", data_root=data_root, device="cpu")
@@ -86,7 +85,7 @@ def test_an_interrupted_run_is_resumed(tmp_path, data_root, capsys):
 
 
 def test_stage_snapshots_hold_the_weights_at_each_stage(tmp_path, data_root):
-    from stnutils.train import fit, get_config
+    from stnutils.training import fit, get_config
 
     cfg = get_config("stn28", "smoke", data_root=data_root, device="cpu", epochs=3, epochs_per_stage=2)
     assert cfg.stage_snapshots

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from stnutils.scenes import apply_disc_mask, compose_scenes_, composite_digits_, disc_mask
+from stnutils.data.scenes import apply_disc_mask, compose_scenes_, composite_digits_, disc_mask
 
 
 def stage_by_stage(fields, gain, digit, top, left, mask):
@@ -26,7 +26,7 @@ def random_inputs(seed, b=12, size=64, h=28):
 @pytest.fixture(params=["fused", "torch"])
 def path(request, monkeypatch):
     """Both implementations of compose_scenes_: numba's fused loop (when installed) and torch's."""
-    from stnutils import _kernels
+    from stnutils.data import _kernels
 
     if request.param == "fused" and not _kernels.AVAILABLE:
         pytest.skip("numba is not installed")

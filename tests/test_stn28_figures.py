@@ -1,4 +1,4 @@
-"""stnutils.plotting for the 28x28 chapter: runs compared side by side, where a transformer looks."""
+"""stnutils.viz for the 28x28 chapter: runs compared side by side, where a transformer looks."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -8,8 +8,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from stnutils import metrics, plotting  # noqa: E402
-from stnutils.transformer import offset_to_theta, theta_to_offset  # noqa: E402
+from stnutils import viz  # noqa: E402
+from stnutils.evaluation import metrics  # noqa: E402
+from stnutils.models.transformer import offset_to_theta, theta_to_offset  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +25,7 @@ def _history(n_epochs=6, acc=0.5):
 
 
 def test_history_comparison_one_panel_per_metric_one_line_per_run():
-    fig = plotting.plot_history_comparison({"SGD": _history(acc=0.9), "Adam": _history(acc=0.11)},
+    fig = viz.plot_history_comparison({"SGD": _history(acc=0.9), "Adam": _history(acc=0.11)},
                                            metrics=("loss", "train_acc", "test_acc"), title="SGD vs Adam")
     axes = fig.axes
     assert [ax.get_ylabel() for ax in axes] == ["training loss", "training accuracy", "test accuracy"]
@@ -41,7 +42,7 @@ def test_history_comparison_one_panel_per_metric_one_line_per_run():
 
 
 def test_history_comparison_marks_the_curriculum_stages():
-    fig = plotting.plot_history_comparison({"a": _history(6)}, metrics=("test_acc",))
+    fig = viz.plot_history_comparison({"a": _history(6)}, metrics=("test_acc",))
     ax = fig.axes[0]
     # stages change after epochs 2 and 4: dotted lines half-way, at 2.5 and 4.5
     xs = sorted(line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":")
@@ -53,18 +54,18 @@ def test_history_comparison_marks_the_curriculum_stages():
 
 def test_history_comparison_rejects_bad_input():
     with pytest.raises(ValueError, match="histories must hold at least one run"):
-        plotting.plot_history_comparison({})
+        viz.plot_history_comparison({})
     with pytest.raises(ValueError, match=r"histories\['a'\] must hold at least one epoch"):
-        plotting.plot_history_comparison({"a": []})
+        viz.plot_history_comparison({"a": []})
     with pytest.raises(ValueError, match="'aux_loss' is in no run"):
-        plotting.plot_history_comparison({"a": _history()}, metrics=("aux_loss",))
+        viz.plot_history_comparison({"a": _history()}, metrics=("aux_loss",))
 
 
 def test_offset_tracking_puts_a_perfect_transformer_on_the_diagonal():
     offsets = torch.tensor([[-7, 3], [0, 0], [5, -9], [12, 4]])
     perfect = theta_to_offset(offset_to_theta(offsets, 28), 28)  # glimpse centred on each digit
     constant = torch.full((4, 2), 6.0)
-    fig = plotting.plot_offset_tracking(offsets, {"follows": perfect, "constant": constant}, title="tracking")
+    fig = viz.plot_offset_tracking(offsets, {"follows": perfect, "constant": constant}, title="tracking")
     assert [ax.get_xlabel() for ax in fig.axes] == ["digit offset i (px)", "digit offset j (px)"]
     assert [ax.get_ylabel() for ax in fig.axes] == ["glimpse centre i (px)", "glimpse centre j (px)"]
     for col, ax in enumerate(fig.axes):
@@ -79,17 +80,17 @@ def test_offset_tracking_puts_a_perfect_transformer_on_the_diagonal():
 
 def test_offset_tracking_rejects_bad_shapes():
     with pytest.raises(ValueError, match=r"offsets must be \(N, 2\)"):
-        plotting.plot_offset_tracking(torch.zeros(4, 3), {"a": torch.zeros(4, 3)})
+        viz.plot_offset_tracking(torch.zeros(4, 3), {"a": torch.zeros(4, 3)})
     with pytest.raises(ValueError, match="predicted must hold at least one model"):
-        plotting.plot_offset_tracking(torch.zeros(4, 2), {})
+        viz.plot_offset_tracking(torch.zeros(4, 2), {})
     with pytest.raises(ValueError, match=r"predicted\['a'\] must have the shape of offsets \(4, 2\)"):
-        plotting.plot_offset_tracking(torch.zeros(4, 2), {"a": torch.zeros(3, 2)})
+        viz.plot_offset_tracking(torch.zeros(4, 2), {"a": torch.zeros(3, 2)})
 
 
 def test_offset_tracking_limit_puts_far_points_on_the_border_and_counts_them():
     offsets = torch.tensor([[0, 0], [3, -3], [5, 5]])
     far = torch.tensor([[300.0, 0.0], [-200.0, 1.0], [2.0, 2.0]])  # two rows beyond the view
-    fig = plotting.plot_offset_tracking(offsets, {"adam": far}, limit=28)
+    fig = viz.plot_offset_tracking(offsets, {"adam": far}, limit=28)
     ax_i, ax_j = fig.axes
     lo, hi = ax_i.get_ylim()
     assert lo < -28 and hi > 28 and hi - 28 < 3  # ±28 px and a small margin
@@ -99,7 +100,7 @@ def test_offset_tracking_limit_puts_far_points_on_the_border_and_counts_them():
     border = sorted(float(line.get_ydata()[0]) for line in ax_i.get_lines() if line.get_marker() in ("^", "v"))
     assert border == [-28.0, 28.0]
     with pytest.raises(ValueError, match="limit must be a positive number"):
-        plotting.plot_offset_tracking(offsets, {"adam": far}, limit=0)
+        viz.plot_offset_tracking(offsets, {"adam": far}, limit=0)
 
 
 def test_inside_fraction_known_answers():

@@ -5,13 +5,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stnutils.transformer import (
+from stnutils.models.tps import TPSGrid, _tps_basis, tps_control_points, tps_grid
+from stnutils.models.transformer import (
     MODES,
     SpatialTransformer,
-    TPSGrid,
+    affine_grid,
     affine_sample,
-    grid_sample_fill,
     attention_theta,
+    grid_sample_fill,
     identity_params,
     identity_theta,
     offset_to_theta,
@@ -19,11 +20,8 @@ from stnutils.transformer import (
     rotation_theta,
     theta_corners,
     theta_to_offset,
-    tps_control_points,
-    tps_grid,
     translation_theta,
 )
-from stnutils.transformer import _tps_basis
 
 
 def _centre_theta(r: int, c: int, size: int = 128, glimpse: int = 28) -> torch.Tensor:
@@ -146,7 +144,8 @@ def test_rotation_theta():
 
 
 def test_translation_theta_checks_scale():
-    assert translation_theta(0.1, 0.2, 0.5).tolist() == [[[0.5, 0.0, pytest.approx(0.1)], [0.0, 0.5, pytest.approx(0.2)]]]
+    assert translation_theta(0.1, 0.2, 0.5).tolist() == [
+        [[0.5, 0.0, pytest.approx(0.1)], [0.0, 0.5, pytest.approx(0.2)]]]
     with pytest.raises(ValueError, match="scale"):
         translation_theta(0.0, 0.0, 0.0)
 
@@ -208,9 +207,14 @@ def test_spatial_transformer_starts_at_the_initial_theta(mode):
     torch.manual_seed(0)
     stn = _stn(mode, out_size=(4, 7), init_scale=0.5)
     x = torch.rand(3, 1, 10, 10)
-    out, theta = stn(x)
+    out, theta, grid = stn(x)
     assert out.shape == (3, 1, 4, 7)  # output size independent of the input's
-    expected = (identity_theta(3) * torch.tensor([[0.5, 1, 1], [1, 0.5, 1]])) if mode == "affine" else attention_theta(0.5, 0, 0).expand(3, 2, 3)
+    assert grid.shape == (3, 4, 7, 2)
+    torch.testing.assert_close(grid, affine_grid(theta, (4, 7)))
+    if mode == "affine":
+        expected = identity_theta(3) * torch.tensor([[0.5, 1, 1], [1, 0.5, 1]])
+    else:
+        expected = attention_theta(0.5, 0, 0).expand(3, 2, 3)
     torch.testing.assert_close(theta, expected)
 
 
@@ -218,12 +222,12 @@ def test_spatial_transformer_identity_reproduces_input_and_learns():
     torch.manual_seed(0)
     stn = _stn("affine", out_size=10)
     x = torch.rand(4, 1, 10, 10)
-    out, _ = stn(x)
+    out, _, _ = stn(x)
     torch.testing.assert_close(out, x, atol=1e-5, rtol=0)
     opt = torch.optim.SGD(stn.parameters(), lr=0.1)
     for _ in range(2):
         opt.zero_grad()
-        out, _ = stn(x)
+        out, _, _ = stn(x)
         (out[..., :5] - 1).pow(2).mean().backward()
         grads = [p.grad for p in stn.parameters()]
         opt.step()
@@ -249,5 +253,6 @@ def test_grid_sample_fill_equals_shifted_sampling():
     out = grid_sample_fill(x, grid, fill=0.5)
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
     g_ref, = torch.autograd.grad(ref.square().sum(), theta)
-    g_out, = torch.autograd.grad(grid_sample_fill(x, F.affine_grid(theta, [3, 2, 7, 9], align_corners=False), fill=0.5).square().sum(), theta)
+    out = grid_sample_fill(x, F.affine_grid(theta, [3, 2, 7, 9], align_corners=False), fill=0.5)
+    g_out, = torch.autograd.grad(out.square().sum(), theta)
     torch.testing.assert_close(g_out, g_ref, atol=1e-3, rtol=1e-3)

@@ -1,0 +1,191 @@
+"""Command line: ``python -m stnutils train ...`` and ``python -m stnutils evaluate ...``.
+
+Examples::
+
+    python -m stnutils train --schedule atn --profile quick --out runs/atn-quick
+    python -m stnutils train --schedule stn28 --profile smoke --out runs/s --set lr=0.02 --set seed=1
+    torchrun --nproc_per_node=2 -m stnutils train --schedule stn128 --profile full --out runs/stn128
+    python -m stnutils evaluate runs/atn-quick --benchmark --out results/atn-quick.json
+    python -m stnutils schedules          # the named schedules and their sizes per profile
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from torch import nn
+
+from .evaluation.metrics import accuracy_map, benchmark
+from .evaluation.results import write_results
+from .io import write_json
+from .provenance import PROFILES, resolve_device
+from .training.checkpoint import load_checkpoint, load_model
+from .training.distributed import env_world
+from .training.loop import fit
+from .training.schedules import SCHEDULES, get_config, schedule_table
+
+__all__ = ["main", "build_parser"]
+
+
+class CLIError(Exception):
+    """A user error: reported as ``error: ...`` with exit status 2, without a traceback."""
+
+
+def _parse_set(items: List[str]) -> dict:
+    """``["lr=0.02", "curriculum=[0,5]"]`` -> ``{"lr": 0.02, "curriculum": [0, 5]}`` (JSON, else a string)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CLIError(f"--set expects key=value, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value  # a bare string, e.g. optimizer=adam
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m stnutils",
+        description="Train and evaluate the lab book's models (STN, ATN, POLO-ATN, What pathway) on noisy MNIST.",
+        epilog="MNIST is read from --data-root, else $STNUTILS_DATA, else ./data. "
+               "Under torchrun (--nproc_per_node=N) training runs data-parallel with the same global batch.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    t = sub.add_parser("train", help="train a named schedule into a run folder",
+                       description="Train a named schedule (model + curriculum + optimiser) sized for a "
+                                   "profile; writes config.json, run.json, history.json, checkpoint.pt "
+                                   "(every epoch) and model.pt (at the end) into --out.")
+    t.add_argument("--schedule", "--model", dest="schedule", required=True, choices=list(SCHEDULES), metavar="NAME",
+                   help=f"named schedule (--model is an alias): {', '.join(SCHEDULES)}")
+    t.add_argument("--profile", required=True, choices=PROFILES,
+                   help="smoke (seconds, CI), quick (minutes on a 2-core CPU), full (the seed's schedules, one GPU)")
+    t.add_argument("--out", required=True, type=Path, metavar="DIR", help="run folder to write (created)")
+    t.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (CUDA when available); default auto")
+    t.add_argument("--seed", type=int, default=None, help="seed of weights, scenes and order (default 0)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from DIR/checkpoint.pt (start afresh if there is none); ends with the "
+                        "same weights as an uninterrupted run")
+    t.add_argument("--overwrite", action="store_true",
+                   help="start afresh even if DIR holds a checkpoint (default: refuse)")
+    t.add_argument("--data-root", default=None, metavar="PATH", help="folder holding MNIST/raw")
+    t.add_argument("--epochs", type=int, default=None, metavar="N", help="override the schedule's number of epochs")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any TrainConfig field (repeatable); VALUE is JSON, else a string, "
+                        "e.g. --set lr=0.02 --set curriculum=[0,5,10]")
+    t.add_argument("--quiet", action="store_true", help="no per-epoch lines and no progress bar")
+
+    e = sub.add_parser("evaluate", help="benchmark or accuracy-map a trained run",
+                       description="Load RUN_DIR/model.pt and measure it: --benchmark (128x128 task: accuracy "
+                                   "per contrast x eccentricity) and/or --accuracy-map (28x28 task: accuracy "
+                                   "per fixed shift). Without either flag: the one that fits the model's input.")
+    e.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a run folder holding model.pt")
+    e.add_argument("--benchmark", action="store_true", help="accuracy at contrasts 0.3/0.5/0.7 x 9 eccentricities")
+    e.add_argument("--accuracy-map", action="store_true", help="accuracy for each fixed (i, j) shift (28x28 models)")
+    e.add_argument("--profile", choices=PROFILES, default=None,
+                   help="profile recorded with the results (default: the run's own)")
+    e.add_argument("--n", type=int, default=None, metavar="N", help="test scenes per cell (default: the metric's)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the test scenes (default 0)")
+    e.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto; default auto")
+    e.add_argument("--data-root", default=None, metavar="PATH", help="folder holding MNIST/raw")
+    e.add_argument("--out", type=Path, default=None, metavar="PATH",
+                   help="write the results as JSON here (e.g. results/NAME.json); default: print only")
+
+    sub.add_parser("schedules", help="list the named schedules and their sizes per profile",
+                   description="Print epochs, samples per epoch and learning-rate steps of every named "
+                               "schedule for each profile.")
+    return parser
+
+
+def _train(args) -> int:
+    overrides = _parse_set(args.set)
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    if args.data_root is not None:
+        overrides["data_root"] = args.data_root
+    overrides["device"] = args.device
+    cfg = get_config(args.schedule, args.profile, **overrides)
+    history = fit(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
+                  progress=False if args.quiet else None, verbose=not args.quiet)
+    if history and not args.quiet and env_world()[0] == 0:  # under torchrun: rank 0 reports
+        last = history[-1]
+        print(f"done: {len(history)} epochs, test_acc {last['test_acc']:.3f}; wrote {args.out}/model.pt")
+    return 0
+
+
+def _run_name(ckpt: dict, model: nn.Module) -> str:
+    """The name results are filed under: the schedule the checkpoint was trained with, else its model."""
+    schedule = (ckpt.get("extra") or {}).get("config", {}).get("schedule")
+    return schedule if schedule not in (None, "custom") else model.name
+
+
+def _evaluate(args) -> int:
+    model_path = args.run_dir / "model.pt"
+    if not model_path.exists():
+        raise CLIError(f"{model_path} not found: train first (python -m stnutils train ... --out {args.run_dir})")
+    if args.n is not None and args.n < 1:
+        raise CLIError(f"--n must be a positive integer, got {args.n}")
+    device = resolve_device(args.device)
+    ckpt = load_checkpoint(model_path)
+    model = load_model(model_path, device=device)
+    name = _run_name(ckpt, model)
+    profile = args.profile or (ckpt.get("extra") or {}).get("config", {}).get("profile", "quick")
+    do_benchmark, do_map = args.benchmark, args.accuracy_map
+    if not (do_benchmark or do_map):
+        do_benchmark, do_map = (model.image_size == 128), (model.image_size == 28)
+    n = {} if args.n is None else {"n_per_cell": args.n}
+    results = {}
+    if do_benchmark:
+        rows = benchmark(model, name, profile, seed=args.seed, device=device, data_root=args.data_root, **n)
+        for r in rows:
+            print(f"{r['model']:>14} contrast {r['contrast']:.1f} eccentricity {r['eccentricity']:5.2f}: "
+                  f"{r['accuracy']:.3f} (n={r['n']})")
+        results["benchmark"] = rows
+    if do_map:
+        amap = accuracy_map(model, seed=args.seed, device=device, data_root=args.data_root, **n)
+        print(f"{name}: accuracy map central {amap['central']:.3f}, general {amap['general']:.3f} (n={amap['n']})")
+        results["accuracy_map"] = dict(amap, model=name, profile=profile)
+    if args.out is not None:
+        if list(results) == ["benchmark"]:
+            write_results(results["benchmark"], args.out)  # the results format the book reads
+        else:
+            write_json(results, args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _schedules(args) -> int:
+    rows = schedule_table()
+    cols = ["schedule", "profile", "model", "epochs", "samples_per_epoch", "total_samples", "optimizer", "lr",
+            "lr_steps", "stages", "final_contrast_epochs"]
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    print("  ".join(c.ljust(widths[c]) for c in cols))
+    for r in rows:
+        print("  ".join(str(r[c]).ljust(widths[c]) for c in cols))
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 failure, 2 bad usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = {"train": _train, "evaluate": _evaluate, "schedules": _schedules}[args.command]
+    try:
+        return command(args)
+    except (CLIError, ValueError) as err:
+        parser.exit(2, f"{parser.prog} {args.command}: error: {err}\n")
+    except (FileExistsError, FileNotFoundError) as err:  # includes MNISTNotFoundError
+        parser.exit(1, f"{parser.prog} {args.command}: error: {err}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "interrupted\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""The book's tables of benchmark rows: every cell beside the seed's, and the means per contrast.
+
+Both group rows with :func:`stnutils.evaluation.results.group_rows` (one rounding rule).
+
+Example:
+    >>> rows = [dict(model="a", profile="quick", contrast=0.7, eccentricity=40.0, accuracy=0.9),
+    ...         dict(model="b", profile="quick", contrast=0.7, eccentricity=40.0, accuracy=0.8)]
+    >>> [r["best"] for r in results_table(rows, reference=[])]
+    [[True], [False]]
+    >>> rows = [dict(model="atn", profile="quick", contrast=0.7, eccentricity=e, accuracy=a)
+    ...         for e, a in ((4.44444444, 0.9), (40.0, 0.5))]
+    >>> rec = summary_table(rows, contrasts=(0.7,))[0]
+    >>> rec["model"], rec["mean"], rec["seed_model"], rec["seed_mean"]
+    ('atn', [0.7], 'atn', [0.9531])
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable, List, Optional, Sequence, Union
+
+from ..models.registry import REGISTRY
+from ..validation import check_choice
+from .metrics import BENCHMARK_CONTRASTS
+from .reference import seed_label, seed_rows
+from .results import contrast_key, group_rows
+
+__all__ = ["SEED_COUNTERPARTS", "results_table", "summary_table"]
+
+#: This book's models and the seed model each one reproduces on the benchmark (from the
+#: registry: the What pathway alone on the central patch is the What/Where model with 0
+#: saccades). Rows of other schedules (fast_atn_aux, ...) have no counterpart.
+SEED_COUNTERPARTS: Dict[str, str] = {name: spec.seed_benchmark for name, spec in REGISTRY.items()
+                                     if spec.seed_benchmark}
+
+
+def _lines(rows: Iterable[dict], source: str) -> Dict[tuple, dict]:
+    """``{(model, profile, contrast): {"source", "values": {eccentricity: accuracy}}}``."""
+    return {(model, profile, c): {"source": source, "values": values}
+            for (model, profile), per in group_rows(rows).items() for c, values in per.items()}
+
+
+def results_table(
+    rows: Iterable[dict],
+    reference: Optional[Iterable[dict]] = None,
+    fmt: str = "records",
+    digits: int = 3,
+) -> Union[List[dict], str]:
+    """Every model's accuracy per contrast x eccentricity, next to the seed, best marked.
+
+    Args:
+        rows: benchmark rows (:func:`~stnutils.evaluation.metrics.benchmark`,
+            :func:`~stnutils.evaluation.results.read_results`). Rows repeating a
+            (model, profile, contrast, eccentricity) replace the earlier ones.
+        reference: rows shown alongside (default ``None``: the seed's published numbers,
+            :func:`stnutils.evaluation.reference.seed_rows`; ``[]`` for none).
+        fmt: ``"records"`` (a list of dicts) or ``"markdown"`` (a string, one table per
+            contrast, best values in bold).
+        digits: decimals in the Markdown table.
+
+    Returns:
+        ``"records"``: one dict per (contrast, model, profile), contrasts ascending, this
+        book's lines first: ``{contrast, model, profile, source ("this book"|"reference"),
+        eccentricities (list, px), accuracy (list, None where not measured), mean (over
+        measured cells), best (list of bool: the highest accuracy in its contrast and
+        eccentricity column, ties all marked), best_mean (bool)}``.
+        ``"markdown"``: the same as Markdown.
+    """
+    check_choice("fmt", fmt, ("records", "markdown"))
+    if reference is None:
+        reference = seed_rows()
+    own = _lines(rows, "this book")
+    ref = _lines(reference, "reference")
+    for key in own:
+        ref.pop(key, None)  # a reference line with the very same name is shadowed
+    lines = {**own, **ref}
+    eccs = sorted({e for line in lines.values() for e in line["values"]})
+    records: List[dict] = []
+    for contrast in sorted({key[2] for key in lines}):
+        block = [(key, line) for key, line in lines.items() if key[2] == contrast]
+        columns = {e: [line["values"].get(e) for _, line in block] for e in eccs}
+        best_of = {e: max((v for v in vals if v is not None), default=None) for e, vals in columns.items()}
+        means = []
+        for _, line in block:
+            measured = [line["values"][e] for e in eccs if e in line["values"]]
+            means.append(sum(measured) / len(measured) if measured else None)
+        best_mean = max((m for m in means if m is not None), default=None)
+        for ((model, profile, _), line), mean in zip(block, means):
+            accuracy = [line["values"].get(e) for e in eccs]
+            records.append(
+                {
+                    "contrast": contrast,
+                    "model": model,
+                    "profile": profile,
+                    "source": line["source"],
+                    "eccentricities": list(eccs),
+                    "accuracy": accuracy,
+                    "mean": mean,
+                    "best": [v is not None and v == best_of[e] for v, e in zip(accuracy, eccs)],
+                    "best_mean": mean is not None and mean == best_mean,
+                }
+            )
+    if fmt == "records":
+        return records
+    return _markdown(records, eccs, digits)
+
+
+def _markdown(records: List[dict], eccs: List[float], digits: int) -> str:
+    def cell(value, best):
+        if value is None:
+            return "–"
+        text = f"{value:.{digits}f}"
+        return f"**{text}**" if best else text
+
+    header = ["model", "profile"] + [f"{e:.1f} px" for e in eccs] + ["mean"]
+    parts = []
+    for contrast in sorted({r["contrast"] for r in records}):
+        parts.append(f"**Contrast {contrast:g}** (accuracy; best per column in bold; chance 0.1)\n")
+        parts.append("| " + " | ".join(header) + " |")
+        parts.append("|" + "|".join(["---", "---"] + ["---:"] * (len(eccs) + 1)) + "|")
+        for r in records:
+            if r["contrast"] != contrast:
+                continue
+            values = [cell(v, b) for v, b in zip(r["accuracy"], r["best"])]
+            parts.append(
+                "| " + " | ".join([r["model"], r["profile"]] + values + [cell(r["mean"], r["best_mean"])]) + " |"
+            )
+        parts.append("")
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _mean(values: Dict[float, float], eccs: Optional[Iterable[float]] = None) -> Optional[float]:
+    picked = [values[e] for e in (values if eccs is None else eccs) if e in values]
+    return round(sum(picked) / len(picked), 4) if picked else None
+
+
+def summary_table(
+    rows: Iterable[dict],
+    reference: Optional[Iterable[dict]] = None,
+    counterparts: Optional[Dict[str, str]] = None,
+    contrasts: Sequence[float] = BENCHMARK_CONTRASTS,
+    fmt: str = "records",
+    digits: int = 3,
+) -> Union[List[dict], str]:
+    """Mean accuracy over the eccentricities per model and contrast, beside the seed's version.
+
+    The seed's mean is taken over the same eccentricities as the model's own, so a model
+    measured at fewer eccentricities is compared fairly.
+
+    Args:
+        rows: benchmark rows of this book (:func:`stnutils.evaluation.metrics.benchmark`).
+        reference: the seed's rows (default: :func:`stnutils.evaluation.reference.seed_rows`).
+        counterparts: ``{model: seed model}`` (default :data:`SEED_COUNTERPARTS`).
+        contrasts: the contrasts shown, in order.
+        fmt: ``"records"`` or ``"markdown"`` (one line per model; the higher of the book's
+            and the seed's mean in bold).
+        digits: decimals in the Markdown table.
+
+    Returns:
+        ``"records"``: one dict per (model, profile) of ``rows``, in order of first
+        appearance: ``{model, profile, contrasts, mean (list, None where not measured),
+        seed_model (None without a counterpart), seed_mean (list or None)}``;
+        ``"markdown"``: the same as a table.
+
+    Example:
+        >>> md = summary_table([dict(model="x", profile="quick", contrast=0.3, eccentricity=40.0,
+        ...                          accuracy=0.5)], contrasts=(0.3,), fmt="markdown")
+        >>> md.splitlines()[2]
+        '| x | quick | 0.500 | – | – |'
+    """
+    check_choice("fmt", fmt, ("records", "markdown"))
+    if reference is None:
+        reference = seed_rows()
+    counterparts = SEED_COUNTERPARTS if counterparts is None else counterparts
+    contrasts = [contrast_key(c) for c in contrasts]
+    own, ref = group_rows(rows), group_rows(reference)
+    seed_by_model = {model: per for (model, _), per in ref.items()}
+    records = []
+    for (model, profile), per in own.items():
+        seed_model = counterparts.get(model)
+        seed_per = seed_by_model.get(seed_model) if seed_model else None
+        mean = [_mean(per[c]) if c in per else None for c in contrasts]
+        seed_mean = None
+        if seed_per is not None:
+            seed_mean = [_mean(seed_per.get(c, {}), per[c]) if c in per else None for c in contrasts]
+        records.append(dict(model=model, profile=profile, contrasts=list(contrasts), mean=mean,
+                            seed_model=seed_model if seed_per is not None else None, seed_mean=seed_mean))
+    if fmt == "records":
+        return records
+    return _summary_markdown(records, contrasts, digits)
+
+
+def _summary_markdown(records: List[dict], contrasts: List[float], digits: int) -> str:
+    def cell(value, other):
+        if value is None:
+            return "–"
+        text = f"{value:.{digits}f}"
+        return f"**{text}**" if other is not None and value > other else text
+
+    cs = [f"c = {c:g}" for c in contrasts]
+    header = ["model", "profile"] + cs + ["the seed's version"] + [f"seed, {c}" for c in cs]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join(["---", "---"] + ["---:"] * len(cs) + ["---"] + ["---:"] * len(cs)) + "|"]
+    for r in records:
+        seed = r["seed_mean"] or [None] * len(contrasts)
+        own_cells = [cell(v, s) for v, s in zip(r["mean"], seed)]
+        if r["seed_model"] is None:
+            line = own_cells + ["–"] * (1 + len(contrasts))
+        else:
+            line = own_cells + [seed_label(r["seed_model"])] + [cell(s, v) for s, v in zip(seed, r["mean"])]
+        lines.append("| " + " | ".join([r["model"], r["profile"]] + line) + " |")
+    return "\n".join(lines) + "\n"

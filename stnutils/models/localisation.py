@@ -1,0 +1,95 @@
+"""Localisation networks: where to look, ``(N, 1, S, S)`` in [0, 1] -> features ``(N, F)``.
+
+Each builder returns ``(network, F)``; a :class:`~stnutils.models.transformer.SpatialTransformer`
+puts its theta head (``nn.Linear(F, P)``) on top.
+
+Example:
+    >>> net, width = tutorial_localisation(28)
+    >>> net(torch.rand(2, 1, 28, 28)).shape, width
+    (torch.Size([2, 32]), 32)
+"""
+from __future__ import annotations
+
+from typing import Sequence, Tuple
+
+import torch
+from torch import nn
+
+from ..validation import check_positive_int
+from .classifiers import _Centre, _conv_stack
+
+__all__ = ["tutorial_localisation", "pooled_localisation", "RetinaMLP"]
+
+
+def tutorial_localisation(size: int, extra_stage: bool = False) -> Tuple[nn.Module, int]:
+    """The PyTorch STN tutorial's net: conv 8@7 - pool - relu - conv 10@5 - pool - relu - fc 32 - relu.
+
+    Args:
+        size: side of the square input (28 for STN 28x28, 60 for the 60x60 field, 128).
+        extra_stage: one more conv 10@5 - pool - relu stage (the seed's change for 128x128).
+
+    Returns:
+        ``(network, 32)``; e.g. ``28 -> 22 -> 11 -> 7 -> 3`` before the fc layer.
+    """
+    check_positive_int("size", size)
+    convs = [(1, 8, 7), (8, 10, 5)] + ([(10, 10, 5)] if extra_stage else [])
+    side = size
+    for _, _, kernel in convs:  # a valid convolution, then a 2x2 max-pool
+        side = (side - kernel + 1) // 2
+    if side < 1:
+        raise ValueError(f"size must leave at least one pixel after the convolutions, got {size}")
+    net = nn.Sequential(
+        _Centre(),
+        *_conv_stack(*convs, pool_first=True),
+        nn.Flatten(),
+        nn.Linear(10 * side * side, 32),
+        nn.ReLU(inplace=True),
+    )
+    return net, 32
+
+
+def pooled_localisation(pool: int, size: int = 128) -> Tuple[nn.Module, int]:
+    """Average-pool by ``pool``, then conv 8@5 stride 2 - relu - conv 16@5 stride 2 - relu - fc 64 - relu.
+
+    Strided convolutions instead of conv + max-pool: on a 2-core CPU the max-pool and its
+    backward cost more than these small convolutions themselves.
+    """
+    side = size // pool
+    after = ((side - 5) // 2 + 1 - 5) // 2 + 1  # two valid 5x5 convolutions of stride 2
+    if after < 1:
+        raise ValueError(f"pool must leave at least a 13x13 scene for the localisation net, got pool={pool}")
+    net = nn.Sequential(
+        nn.AvgPool2d(pool),
+        _Centre(),
+        nn.Conv2d(1, 8, 5, stride=2),  # 32 -> 14
+        nn.ReLU(inplace=True),
+        nn.Conv2d(8, 16, 5, stride=2),  # 14 -> 5
+        nn.ReLU(inplace=True),
+        nn.Flatten(),
+        nn.Linear(16 * after * after, 64),
+        nn.ReLU(inplace=True),
+    )
+    return net, 64
+
+
+class RetinaMLP(nn.Module):
+    """Log-polar retina code -> MLP (the POLO-ATN's localisation).
+
+    Args:
+        retina: a :class:`~stnutils.models.retina.Retina` (its code is the MLP's input).
+        hidden: widths of the hidden layers (ReLU after each).
+    """
+
+    def __init__(self, retina: nn.Module, hidden: Sequence[int]):
+        super().__init__()
+        self.retina = retina
+        layers, width = [], retina.n_filters
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU(inplace=True)]
+            width = h
+        self.mlp = nn.Sequential(*layers)
+        self.n_features = width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # filters are zero-mean: the code does not see the mean grey, no centring needed
+        return self.mlp(self.retina.encode(x))

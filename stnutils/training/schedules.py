@@ -1,0 +1,198 @@
+"""The named schedules: the seed's training recipes ("full") and their CPU-sized versions.
+
+A schedule is a model, a curriculum, an optimiser and a learning rate; the profile sets
+how many scenes it sees: ``full`` reproduces the seed (60,000 scenes an epoch, 20 or 10
+epochs a curriculum stage), ``quick`` is sized for minutes on a 2-core CPU, ``smoke`` for
+seconds. :func:`get_config` turns a (schedule, profile) into a :class:`TrainConfig`.
+
+Example:
+    >>> cfg = get_config("stn128", "full")
+    >>> cfg.epochs, cfg.lr, stage_of(cfg, 95)
+    (110, 0.01, {'stage': 8, 'std': 40.0, 'contrast': (0.3, 0.7)})
+    >>> get_lr(cfg, 0), get_lr(cfg, 30)
+    (0.01, 0.001)
+    >>> schedules_for("stn28")
+    ['stn28', 'stn28_adam', 'stn28_rot']
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from ..models.registry import model_spec
+from ..provenance import check_profile
+from ..validation import check_choice
+from .config import TrainConfig
+
+__all__ = ["SCHEDULES", "get_config", "schedule_table", "schedules_for", "seed_counterpart", "stage_of", "get_lr"]
+
+_SHIFTS = [float(s) for s in range(16)]  # shift_std 0, 1, ..., 15 px, +1 per stage (the seed)
+# eccentricity_std 4.44, 8.89, ..., 40 px: the benchmark's nine eccentricities. Not from 0:
+# a stage with every digit at the centre teaches the localisation net a constant theta
+# (under Adam its features die) and it never learns to look later, even when given the
+# true offsets (fast_atn_aux at std 20 after a std-0 epoch: test 0.44; after 4.44: 0.83).
+_ECCENTRICITIES = [40.0 * k / 9 for k in range(1, 10)]
+_28 = dict(curriculum=_SHIFTS, lr=0.01, lr_schedule="constant")
+# 60x60 field (the downsampling experiment): eccentricity std 2, 4, ..., 16 px (16 = the edge)
+_ECC60 = [2.0 * k for k in range(1, 9)]
+# Rotation: no shift, digits turned in ±90°; eight stages only to give the run its length
+_ROT = dict(curriculum=[0.0] * 8, rotation=90.0, lr=0.01, lr_schedule="constant")
+_128 = dict(curriculum=_ECCENTRICITIES, final_contrast_epochs=20)
+
+SCHEDULES = {
+    # What pathway and STN 28x28: SGD, shift_std raised by 1 every 20 epochs from 0 to 15
+    "lenet": dict(_28, model="lenet"),
+    "stn28": dict(_28, model="stn28", stage_snapshots=True),
+    "tps_stn": dict(_28, model="tps_stn"),
+    # the seed's failure: Adam at lr 1e-2 collapses to chance on the shift curriculum
+    "stn28_adam": dict(_28, model="stn28", optimizer="adam", stage_snapshots=True),
+    # rotated digits (no shift): does the transformer turn them upright? affine vs thin-plate spline
+    "stn28_rot": dict(_ROT, model="stn28"),
+    "tps_rot": dict(_ROT, model="tps_stn"),
+    # 60x60 -> 28x28 downsampling, SGD 0.02: constant vs x0.7 at every eccentricity stage
+    # ("decay_per_stage": the same number of halvings in every profile)
+    "stn60": dict(curriculum=_ECC60, model="stn60", lr=0.02, lr_gamma=0.7, decay_per_stage=True,
+                  stage_snapshots=True),
+    "stn60_constant": dict(curriculum=_ECC60, model="stn60", lr=0.02, lr_schedule="constant", stage_snapshots=True),
+    # 128x128: 110 epochs, eccentricity std raised every 10, last 20 with contrast in [0.3, 0.7]
+    "stn128": dict(_128, model="stn128", lr=0.01, lr_step_size=30, lr_gamma=0.1),
+    "atn": dict(_128, model="atn", lr=0.01, lr_step_size=10, lr_gamma=0.5),
+    "polo_atn": dict(_128, model="polo_atn", lr=0.005, lr_step_size=10, lr_gamma=0.5),
+    # Not in the seed: the ATN's curriculum and halvings, but Adam at 1e-3 (the SPEC's CPU
+    # prototype). On a quick run SGD at 0.01 (momentum 0.9) learnt slowly, then collapsed to
+    # chance at eccentricity std 10; Adam reached 0.94 / 0.82 / 0.69 at std 0 / 5 / 10.
+    "fast_atn": dict(_128, model="fast_atn", optimizer="adam", lr=1e-3, lr_step_size=10, lr_gamma=0.5),
+    # the same, with the true offset as an auxiliary target for the localisation net
+    # The weight: a location error of 0.25 half-sizes (16 px) costs 0.03 before weighting,
+    # and weights 1 and 10 left the localisation untrained under the classification loss.
+    "fast_atn_aux": dict(_128, model="fast_atn", optimizer="adam", lr=1e-3, lr_step_size=10, lr_gamma=0.5,
+                         aux_location_weight=100.0),
+}
+
+# Sizes per task and profile. full: the seed (60,000 scenes an epoch, 20 or 10 epochs a
+# stage); quick: one epoch a stage, sized for minutes on a 2-core CPU; smoke: seconds.
+_SIZES = {
+    ("28", "full"): dict(epochs_per_stage=20, samples_per_epoch=60_000, batch_size=100, test_samples=10_000),
+    ("128", "full"): dict(epochs_per_stage=10, samples_per_epoch=60_000, batch_size=100, test_samples=10_000),
+    ("60", "full"): dict(epochs_per_stage=5, samples_per_epoch=60_000, batch_size=100, test_samples=10_000),
+    ("60", "quick"): dict(epochs_per_stage=1, samples_per_epoch=10_000, batch_size=100, test_samples=2_000),
+    ("60", "smoke"): dict(epochs=2, epochs_per_stage=1, samples_per_epoch=64, batch_size=32, test_samples=64),
+    ("28", "quick"): dict(epochs_per_stage=1, samples_per_epoch=10_000, batch_size=100, test_samples=2_000),
+    ("128", "quick"): dict(epochs_per_stage=1, samples_per_epoch=20_000, batch_size=100, test_samples=1_000,
+                           final_contrast_epochs=2),
+    ("28", "smoke"): dict(epochs=2, epochs_per_stage=1, samples_per_epoch=64, batch_size=32, test_samples=64),
+    ("128", "smoke"): dict(epochs=2, epochs_per_stage=1, samples_per_epoch=64, batch_size=32, test_samples=64,
+                           final_contrast_epochs=1),
+}
+# quick: models much slower per scene on a CPU (training throughput measured on 2 cores:
+# fast_atn, polo_atn ~1,200 scenes/s; atn ~150/s; stn128 ~20-50/s; 28x28 models ~2,000-3,000/s)
+_QUICK_SAMPLES = {"atn": 3_000, "stn128": 500}
+
+
+def get_config(name: str, profile: str = "quick", **overrides) -> TrainConfig:
+    """The named schedule ``name`` sized for ``profile``, with optional field overrides.
+
+    The quick and smoke profiles keep the shape of the full schedule: the same stages,
+    one epoch each (fewer scenes an epoch), and the same learning rate per scene seen (a
+    step every ``lr_step_size`` x 60,000 scenes, so a quick run never reaches the first).
+
+    Args:
+        name: one of :data:`SCHEDULES` (``'stn28'``, ``'atn'``, ``'fast_atn_aux'``, ...).
+        profile: ``'smoke'``, ``'quick'`` or ``'full'``.
+        **overrides: :class:`TrainConfig` fields to change (validated).
+
+    Example:
+        >>> cfg = get_config("stn28", "full")
+        >>> cfg.epochs, cfg.samples_per_epoch, cfg.curriculum[-1]
+        (320, 60000, 15.0)
+        >>> get_config("atn", "quick", seed=3).seed
+        3
+    """
+    check_choice("schedule", name, list(SCHEDULES))
+    check_profile(profile)
+    base = dict(SCHEDULES[name])
+    decay_per_stage = base.pop("decay_per_stage", False)
+    task = model_spec(base["model"]).task
+    full = dict(base)
+    full.update(_SIZES[(task, "full")])
+    sizes = dict(_SIZES[(task, profile)])
+    if profile == "quick" and name in _QUICK_SAMPLES:
+        sizes["samples_per_epoch"] = _QUICK_SAMPLES[name]
+    cfg = dict(full, **sizes, schedule=name, profile=profile)
+    if "final_contrast_epochs" not in base:  # no final contrast phase in this schedule
+        cfg["final_contrast_epochs"] = 0
+    if "epochs" not in sizes:
+        cfg["epochs"] = len(cfg["curriculum"]) * cfg["epochs_per_stage"] + cfg["final_contrast_epochs"]
+    if decay_per_stage:
+        cfg["lr_step_size"] = cfg["epochs_per_stage"]
+    elif "lr_step_size" in base:
+        # The learning rate follows the full schedule per scene seen: a step every
+        # lr_step_size x 60,000 scenes. Scaling it per epoch instead decays a quick run's
+        # rate 1000-fold before it has seen enough scenes to learn anything.
+        scenes_per_step = base["lr_step_size"] * full["samples_per_epoch"]
+        cfg["lr_step_size"] = max(1, round(scenes_per_step / cfg["samples_per_epoch"]))
+    cfg.update(overrides)
+    return TrainConfig.from_dict(cfg)
+
+
+def schedule_table(profiles=("smoke", "quick", "full")) -> List[dict]:
+    """One row per (schedule, profile): epochs, samples per epoch, total samples, lr, stages.
+
+    Example:
+        >>> row = schedule_table(["full"])[0]
+        >>> row["schedule"], row["epochs"], row["samples_per_epoch"]
+        ('lenet', 320, 60000)
+    """
+    rows = []
+    for name in SCHEDULES:
+        for profile in profiles:
+            c = get_config(name, profile)
+            rows.append(dict(
+                schedule=name, profile=profile, model=c.model, epochs=c.epochs,
+                samples_per_epoch=c.samples_per_epoch, total_samples=c.epochs * c.samples_per_epoch,
+                optimizer=c.optimizer, lr=c.lr,
+                lr_steps=("constant" if c.lr_schedule == "constant" else f"x{c.lr_gamma:g}/{c.lr_step_size}ep"),
+                stages=f"{c.curriculum_key}={c.curriculum[0]:g}..{c.curriculum[-1]:g},{c.epochs_per_stage}ep/stage",
+                final_contrast_epochs=c.final_contrast_epochs,
+            ))
+    return rows
+
+
+# --- small pure helpers (nanoGPT's get_lr style) ----------------------------------------
+def stage_of(cfg: TrainConfig, epoch: int) -> dict:
+    """The curriculum stage of 0-based ``epoch``: ``{stage, std, contrast}``.
+
+    ``contrast`` is a float, or a ``(c_min, c_max)`` tuple in the final contrast phase.
+
+    Example:
+        >>> cfg = get_config("stn28", "full")
+        >>> [stage_of(cfg, e)["std"] for e in (0, 19, 20, 319)]
+        [0.0, 0.0, 1.0, 15.0]
+    """
+    stage = min(epoch // cfg.epochs_per_stage, len(cfg.curriculum) - 1)
+    final = epoch >= cfg.epochs - cfg.final_contrast_epochs
+    contrast = tuple(cfg.final_contrast) if final else cfg.contrast
+    return {"stage": stage, "std": cfg.curriculum[stage], "contrast": contrast}
+
+
+def get_lr(cfg: TrainConfig, epoch: int) -> float:
+    """Learning rate of 0-based ``epoch`` (a step schedule as a pure function: nothing to save)."""
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    return cfg.lr * cfg.lr_gamma ** (epoch // cfg.lr_step_size)
+
+
+def schedules_for(model: str) -> List[str]:
+    """The names of the schedules that train ``model`` (a registry name), in :data:`SCHEDULES` order."""
+    model_spec(model)  # an unknown name is an error naming the valid ones
+    return [name for name, s in SCHEDULES.items() if s["model"] == model]
+
+
+def seed_counterpart(schedule: str) -> Optional[str]:
+    """The seed model (a key of ``seed_benchmark.json``) that ``schedule`` reproduces, or None.
+
+    Only the schedule named after its model reproduces the seed's recipe; variants
+    (``fast_atn_aux``, ``stn28_adam``, ...) have no counterpart.
+    """
+    check_choice("schedule", schedule, list(SCHEDULES))
+    model = SCHEDULES[schedule]["model"]
+    return model_spec(model).seed_benchmark if schedule == model else None
