@@ -124,6 +124,25 @@ if AVAILABLE:
                 z[i] = (z[i] - z_lo) / span if disc[i] else _HALF
 
 
+def _check(name: str, array, shape, dtype, contiguous: bool = True) -> None:
+    """Refuse anything but the layout a loop expects: the loops index raw memory without bounds checks.
+
+    ``shape`` entries of None match any size.
+    """
+    import torch
+
+    ok = (isinstance(array, torch.Tensor) and array.device.type == "cpu" and array.dtype == dtype
+          and (array.is_contiguous() or not contiguous) and array.dim() == len(shape)
+          and all(s is None or s == n for s, n in zip(shape, array.shape)))
+    if not ok:
+        want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+        got = (f"{tuple(array.shape)} {array.dtype} on {array.device}"
+               f"{'' if array.is_contiguous() else ', not contiguous'}" if isinstance(array, torch.Tensor)
+               else type(array).__name__)
+        raise ValueError(f"{name} must be a{' contiguous' if contiguous else ''} CPU {dtype} tensor of shape "
+                         f"{want}, got {got}")
+
+
 def spectrum_into(mult, add, env, half, out) -> None:
     """``out[p] = half + byte * env`` over the bytes of key ``p``'s noise words.
 
@@ -131,7 +150,17 @@ def spectrum_into(mult, add, env, half, out) -> None:
         mult, add: int32 ``(P, 1)`` from :func:`stnutils.data.rng.noise_word_params`.
         env, half: float32 ``(S, S, 2)`` envelope and half envelope, contiguous.
         out: float32 ``(P, S, S, 2)`` contiguous.
+
+    Raises:
+        ValueError: an argument of another shape, dtype or layout (the loop would run past it).
     """
+    import torch
+
+    _check("out", out, (None, None, None, 2), torch.float32)
+    for name, array in (("mult", mult), ("add", add)):
+        _check(name, array, (len(out), 1), torch.int32, contiguous=False)
+    for name, array in (("env", env), ("half", half)):
+        _check(name, array, tuple(out.shape[1:]), torch.float32)
     _use_threads()
     _spectrum(mult.numpy().reshape(-1).view(np.uint32), add.numpy().reshape(-1).view(np.uint32),
               env.numpy().reshape(-1), half.numpy().reshape(-1), out.numpy().reshape(len(out), -1))
@@ -139,16 +168,45 @@ def spectrum_into(mult, add, env, half, out) -> None:
 
 def deinterleave_extremes(field, out, top, bottom) -> None:
     """Real and imaginary parts of ``field`` ``(P, S, S)`` complex64 into ``out`` ``(P, 2, S, S)``,
-    and the maximum and minimum of each part into ``top`` and ``bottom`` ``(P, 2)``."""
-    _use_threads()
+    and the maximum and minimum of each part into ``top`` and ``bottom`` ``(P, 2)``.
+
+    Raises:
+        ValueError: an argument of another shape, dtype or layout.
+    """
+    import torch
+
+    _check("out", out, (None, 2, None, None), torch.float32)
     p = len(out)
+    _check("field", field, (p, *out.shape[2:]), torch.complex64)
+    for name, array in (("top", top), ("bottom", bottom)):
+        _check(name, array, (p, 2), torch.float32)
+    _use_threads()
     _deinterleave(field.view(out.dtype).numpy().reshape(p, -1), out.numpy().reshape(p, 2, -1),
                   top.numpy(), bottom.numpy())
 
 
 def compose_into(fields, field_max, gain, digit, patch, disc, mask: bool) -> None:
-    """:func:`stnutils.data.scenes.compose_scenes_`'s arithmetic in one pass per scene (CPU, gain > 0)."""
+    """:func:`stnutils.data.scenes.compose_scenes_`'s arithmetic in one pass per scene (CPU, gain > 0).
+
+    Raises:
+        ValueError: an argument of another shape, dtype or layout, or a patch index outside
+            the scene (the loop writes ``fields`` at those indices without bounds checks).
+    """
+    import torch
+
+    _check("fields", fields, (None, None, None), torch.float32)
+    b, n_pixels = len(fields), fields.shape[1] * fields.shape[2]
+    for name, array in (("field_max", field_max), ("gain", gain)):
+        _check(name, array, (b,), torch.float32)
+    _check("patch", patch, (b, None), torch.int64)
+    _check("digit", digit, (b, None, None), torch.float32)
+    if digit.shape[1] * digit.shape[2] != patch.shape[1]:
+        raise ValueError(f"digit must hold one pixel per patch index ({patch.shape[1]} a scene), "
+                         f"got {tuple(digit.shape)}")
+    _check("disc", disc, (n_pixels,), torch.float32)
+    if patch.numel() and (int(patch.min()) < 0 or int(patch.max()) >= n_pixels):
+        raise ValueError(f"patch indices must be in [0, {n_pixels}) (inside the scene), got indices from "
+                         f"{int(patch.min())} to {int(patch.max())}")
     _use_threads()
-    b = len(fields)
     _compose(fields.numpy().reshape(b, -1), field_max.numpy(), gain.numpy(), digit.numpy().reshape(b, -1),
              patch.numpy(), disc.numpy(), mask)

@@ -11,10 +11,21 @@ import math
 import os
 from typing import Iterator, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 
+from ..validation import check_choice, check_positive_int, check_range
 from . import rng
-from ..validation import check_range
+from ._checks import (
+    MAX_LENGTH,
+    MAX_SIZE,
+    DatasetIndexError,
+    _as_indices,
+    _check_device,
+    _check_offset,
+    _finite,
+    _whole,
+)
 from .mnist import load_mnist, resolve_data_root
 from .motioncloud import cloud_fields_into
 from .scenes import (
@@ -26,7 +37,11 @@ from .scenes import (
     shift_digits,
 )
 
-__all__ = ["NoisyMNIST28", "NoisyMNIST128", "iterate_batches", "check_contrast"]
+__all__ = ["NoisyMNIST28", "NoisyMNIST128", "iterate_batches", "check_contrast", "DatasetIndexError",
+           "ECCENTRICITY_DISTS"]
+
+#: How NoisyMNIST128 draws the eccentricity: |N(0, std)| clipped (the seed's), or U(0, reach)
+ECCENTRICITY_DISTS = ("halfnormal", "uniform")
 
 Contrast = Union[float, Tuple[float, float]]
 Batch = Tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -36,8 +51,6 @@ _S_RADIUS, _S_DIRECTION, _S_CONTRAST, _S_SHIFT_I, _S_SHIFT_J, _S_ROTATION = 1, 3
 # every per-sample draw of a batch, hashed in one go (a normal uses its stream and the next)
 _STREAMS = (_S_RADIUS, _S_RADIUS + 1, _S_DIRECTION, _S_CONTRAST, _S_SHIFT_I, _S_SHIFT_I + 1,
             _S_SHIFT_J, _S_SHIFT_J + 1, _S_ROTATION)
-
-
 def _normal(draws: dict, stream: int) -> torch.Tensor:
     """``rng.normal(keys, stream)`` from the batch's draws."""
     return rng.box_muller(draws[stream], draws[stream + 1])
@@ -60,18 +73,6 @@ def check_contrast(contrast: Contrast) -> Union[float, Tuple[float, float]]:
     return float(check_range("contrast", contrast, 0, 1, low_open=True))
 
 
-def _check_offset(offset, limit: int, name: str = "offset") -> Optional[Tuple[int, int]]:
-    if offset is None:
-        return None
-    if len(offset) != 2:
-        raise ValueError(f"{name} must be an (i, j) pair of integers, got {offset!r}")
-    for axis, v in zip("ij", offset):
-        if int(v) != v:
-            raise ValueError(f"{name} {axis} must be an integer, got {v!r}")
-        check_range(f"{name} {axis}", v, -limit, limit)
-    return int(offset[0]), int(offset[1])
-
-
 def _pairs_aligned(index: torch.Tensor) -> bool:
     """Whether ``index`` is a run of whole pairs ``(2p, 2p + 1)``, which share one FFT."""
     return (len(index) % 2 == 0 and bool((index[0::2] % 2 == 0).all())
@@ -85,25 +86,27 @@ class _NoisyMNIST(torch.utils.data.Dataset):
 
     def __init__(self, root, train, seed, contrast, noise, sf_0, B_sf, mask, length, device, download):
         self.root = resolve_data_root(root)[0]
+        # how the root was given, for the repr: a printed dataset names no folder of this machine
+        self._root_label = (os.fspath(root) if root is not None
+                            else "$STNUTILS_DATA" if os.environ.get("STNUTILS_DATA") else os.fspath(self.root))
         self.train = bool(train)
-        if not isinstance(seed, int) or isinstance(seed, bool):
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
             raise ValueError(f"seed must be an integer, got {seed!r}")
-        self.seed = seed
+        self.seed = int(seed)
         checked = check_contrast(contrast)
         self.contrast = checked if isinstance(checked, tuple) else (checked, checked)
         self.noise = float(check_range("noise", noise, 0, 1))
         self.sf_0 = float(check_range("sf_0", sf_0, 0, 0.5, low_open=True))
-        self.B_sf = float(check_range("B_sf", B_sf, 0, None, low_open=True))
+        self.B_sf = _finite("B_sf", B_sf, 0, None, low_open=True)
         self.mask = bool(mask)
-        self.device = torch.device(device)
+        self.device = _check_device(device)
+        if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer))
+                                   or not 1 <= length <= MAX_LENGTH):
+            raise ValueError(f"length must be a positive integer (at most 2**62), got {length!r}")
         digits, labels = load_mnist(root, train=train, download=download)
         self._digits = digits.to(self.device)
         self._labels = labels.to(self.device)
-        if length is None:
-            length = len(labels)
-        if not isinstance(length, int) or length < 1:
-            raise ValueError(f"length must be a positive integer, got {length!r}")
-        self.length = length
+        self.length = len(labels) if length is None else int(length)
 
     # --- what the subclasses define -------------------------------------------------------
     def _offsets(self, draws: dict) -> torch.Tensor:  # (B, 2) int64 from {stream: (B,) uniforms}
@@ -117,10 +120,8 @@ class _NoisyMNIST(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def _check_indices(self, index: torch.Tensor) -> torch.Tensor:
-        index = torch.as_tensor(index, dtype=torch.int64).reshape(-1)
-        if index.numel() and (int(index.min()) < -self.length or int(index.max()) >= self.length):
-            raise IndexError(f"index out of range for a dataset of length {self.length}")
+    def _check_indices(self, index) -> torch.Tensor:
+        index = _as_indices(index, self.length)
         return torch.where(index < 0, index + self.length, index)
 
     def batch(self, indices: Union[Sequence[int], torch.Tensor], out: Optional[torch.Tensor] = None) -> Batch:
@@ -146,6 +147,9 @@ class _NoisyMNIST(torch.utils.data.Dataset):
             got = (f"{tuple(out.shape)} {out.dtype} on {out.device}" if isinstance(out, torch.Tensor)
                    else type(out).__name__)
             raise ValueError(f"out must be a contiguous float32 tensor of shape {shape} on {self.device}, got {got}")
+        if not len(index):  # no scene: nothing to draw (the rotation's affine_grid refuses an empty batch)
+            return ((torch.empty(shape, device=self.device) if out is None else out), self._labels[:0],
+                    torch.empty(0, 2, dtype=torch.int64, device=self.device))
         source = index % len(self._labels)
         keys = rng.sample_keys(self.seed, index)
         draws = dict(zip(_STREAMS, rng.uniforms(keys, _STREAMS).unbind(1)))
@@ -213,9 +217,9 @@ class _NoisyMNIST(torch.utils.data.Dataset):
     def with_seed(self, seed: int) -> "_NoisyMNIST":
         """A copy drawing from another seed (e.g. one per epoch), sharing the MNIST tensors."""
         other = copy.copy(self)
-        if not isinstance(seed, int) or isinstance(seed, bool):
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
             raise ValueError(f"seed must be an integer, got {seed!r}")
-        other.seed = seed
+        other.seed = int(seed)
         return other
 
     def extra_repr(self) -> str:
@@ -224,7 +228,7 @@ class _NoisyMNIST(torch.utils.data.Dataset):
     def __repr__(self) -> str:
         lines = [
             f"Number of datapoints: {self.length}",
-            f"Root location: {self.root}",
+            f"Root location: {self._root_label}",
             f"Split: {'Train' if self.train else 'Test'}",
             f"Seed: {self.seed}",
             f"Size: {self.size}x{self.size}",
@@ -284,8 +288,8 @@ class NoisyMNIST28(_NoisyMNIST):
         device: Union[str, torch.device] = "cpu",
         download: Optional[bool] = None,
     ):
-        self.shift_std = float(check_range("shift_std", shift_std, 0, None))
-        self.shift_max = int(check_range("shift_max", shift_max, 0, DIGIT_SIZE - 1))
+        self.shift_std = _finite("shift_std", shift_std, 0, None)
+        self.shift_max = _whole("shift_max", shift_max, 0, DIGIT_SIZE - 1)
         self.offset = _check_offset(offset, DIGIT_SIZE - 1)
         self.rotation = float(check_range("rotation", rotation, 0, 180))
         super().__init__(root, train, seed, contrast, noise, sf_0, B_sf, mask, length, device, download)
@@ -323,7 +327,8 @@ class NoisyMNIST128(_NoisyMNIST):
     """The "Where" task: a digit at some eccentricity in a 128x128 MotionCloud scene.
 
     By default the eccentricity is ``r = |N(0, eccentricity_std)|`` clipped to
-    ``eccentricity_max``, the direction uniform in [0, 2π), and the offsets
+    ``eccentricity_max`` (``eccentricity_dist="uniform"``: ``r ~ U(0, min(eccentricity_std,
+    eccentricity_max))``, every eccentricity as often), the direction uniform in [0, 2π), and the offsets
     ``(i, j) = (int(r cos a), int(r sin a))``. ``radius`` and/or ``direction`` fix either
     one; ``offset`` fixes ``(i, j)`` directly.
 
@@ -333,6 +338,7 @@ class NoisyMNIST128(_NoisyMNIST):
         size: side of the scene in pixels (even, >= 28).
         eccentricity_std: std of the eccentricity, pixels, >= 0.
         eccentricity_max: clip of the eccentricity, pixels, in [0, (size - 28) / 2].
+        eccentricity_dist: ``"halfnormal"`` (the seed's) or ``"uniform"`` (see above).
         radius: a fixed eccentricity (pixels) in [0, (size - 28) / 2].
         direction: a fixed direction (radians, 0 = down the rows, π/2 = right).
         offset: a fixed ``(i, j)``, each in [-(size - 28) / 2, (size - 28) / 2].
@@ -348,6 +354,7 @@ class NoisyMNIST128(_NoisyMNIST):
         size: int = 128,
         eccentricity_std: float = 15.0,
         eccentricity_max: float = 40.0,
+        eccentricity_dist: str = "halfnormal",
         radius: Optional[float] = None,
         direction: Optional[float] = None,
         offset: Optional[Tuple[int, int]] = None,
@@ -360,14 +367,22 @@ class NoisyMNIST128(_NoisyMNIST):
         device: Union[str, torch.device] = "cpu",
         download: Optional[bool] = None,
     ):
-        if isinstance(size, bool) or not isinstance(size, int) or size < DIGIT_SIZE or size % 2:
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < DIGIT_SIZE or size % 2:
             raise ValueError(f"size must be an even integer >= {DIGIT_SIZE}, got {size!r}")
-        self.size = size
+        if size > MAX_SIZE:
+            raise ValueError(f"size must be an even integer in [{DIGIT_SIZE}, {MAX_SIZE}], got {size!r}")
+        self.size = size = int(size)
         reach = (size - DIGIT_SIZE) // 2
-        self.eccentricity_std = float(check_range("eccentricity_std", eccentricity_std, 0, None))
-        self.eccentricity_max = float(check_range("eccentricity_max", eccentricity_max, 0, reach))
-        self.radius = None if radius is None else float(check_range("radius", radius, 0, reach))
-        self.direction = None if direction is None else float(check_range("direction", direction, -math.inf, math.inf))
+        self.eccentricity_std = _finite("eccentricity_std", eccentricity_std, 0, None)
+        try:  # the digit must stay inside the scene
+            self.eccentricity_max = float(check_range("eccentricity_max", eccentricity_max, 0, reach))
+            self.radius = None if radius is None else float(check_range("radius", radius, 0, reach))
+        except ValueError as err:
+            raise ValueError(f"{err} (for size={size}: a digit stays inside the scene up to (size - 28) / 2 = "
+                             f"{reach} px from its centre)") from None
+        self.eccentricity_dist = check_choice("eccentricity_dist", eccentricity_dist, ECCENTRICITY_DISTS)
+        # an infinite angle has no cos or sin: the offsets became -2**63 (issue 13)
+        self.direction = None if direction is None else _finite("direction", direction)
         self.offset = _check_offset(offset, reach)
         super().__init__(root, train, seed, contrast, noise, sf_0, B_sf, mask, length, device, download)
 
@@ -378,6 +393,8 @@ class NoisyMNIST128(_NoisyMNIST):
             return torch.tensor(self.offset, device=device).expand(b, 2).clone()
         if self.radius is not None:
             radius = torch.full((b,), self.radius, dtype=torch.float64, device=device)
+        elif self.eccentricity_dist == "uniform":
+            radius = u * min(self.eccentricity_std, self.eccentricity_max)
         else:
             radius = (_normal(draws, _S_RADIUS).abs() * self.eccentricity_std).clamp_max(self.eccentricity_max)
         if self.direction is not None:
@@ -388,13 +405,21 @@ class NoisyMNIST128(_NoisyMNIST):
 
     def _digit_layer(self, digits, offsets, draws=None):
         centre = (self.size - DIGIT_SIZE) // 2
+        outside = ((offsets < -centre) | (offsets > centre)).any(1)  # (abs() of -2**63 is -2**63)
+        if bool(outside.any()):  # the patch must lie inside the scene
+            raise ValueError(f"offsets must lie within ±{centre} px of the centre of a {self.size}x{self.size} "
+                             f"scene, got {offsets[outside][0].tolist()} (check radius, direction and offset)")
         return digits, centre + offsets[:, 0], centre + offsets[:, 1], True
 
     def extra_repr(self) -> str:
         if self.offset is not None:
             return f"Offset: fixed (i, j) = {self.offset}"
-        r = (f"fixed {self.radius:g} px" if self.radius is not None
-             else f"|N(0, {self.eccentricity_std:g})| clipped to {self.eccentricity_max:g} px")
+        if self.radius is not None:
+            r = f"fixed {self.radius:g} px"
+        elif self.eccentricity_dist == "uniform":
+            r = f"U(0, {min(self.eccentricity_std, self.eccentricity_max):g}) px"
+        else:
+            r = f"|N(0, {self.eccentricity_std:g})| clipped to {self.eccentricity_max:g} px"
         a = f"fixed {self.direction:g} rad" if self.direction is not None else "uniform in [0, 2π)"
         return f"Eccentricity: {r}\nDirection: {a}"
 
@@ -413,8 +438,11 @@ def iterate_batches(
     stays on the dataset's device. Shuffling permutes pairs ``(2p, 2p + 1)``, which share one
     background FFT, so no transform is wasted. The order depends only on ``seed``.
     """
+    check_positive_int("batch_size", batch_size)
     if indices is None:
         indices = torch.arange(len(dataset))
+    else:
+        indices = dataset._check_indices(indices)
     if shuffle:
         g = torch.Generator().manual_seed(seed)
         if len(indices) % 2 == 0 and bool((indices[1::2] == indices[0::2] + 1).all()):

@@ -16,10 +16,12 @@ from typing import Optional
 
 import torch
 
-from . import _kernels, rng
 from ..validation import check_range
+from . import _kernels, rng
 
-__all__ = ["motioncloud_envelope", "motioncloud_pairs", "motioncloud_background", "cloud_fields_into", "rectify_michelson"]
+__all__ = [
+    "motioncloud_envelope", "motioncloud_pairs", "motioncloud_background", "cloud_fields_into", "rectify_michelson",
+]
 
 _ENVELOPE_CACHE: dict = {}
 _WORKSPACE = threading.local()
@@ -239,7 +241,8 @@ def cloud_fields_into(
             _kernels.spectrum_into(m, a, env, half_env, parts)
             field = torch.fft.ifft2(torch.view_as_complex(parts),
                                     out=_workspace("field", (n, size, size), torch.complex64, keys.device))
-            _kernels.deinterleave_extremes(field, block, field_max[start : start + step], field_min[start : start + step])
+            _kernels.deinterleave_extremes(field, block, field_max[start : start + step],
+                                           field_min[start : start + step])
             continue
         if on_cpu:  # reused per-thread buffers: fresh ones cost a page fault per 4 kB
             words = rng.noise_words_from(m, a, n_words, out=_workspace("words", (n, n_words), torch.int32, keys.device),
