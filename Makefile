@@ -29,13 +29,14 @@ export STNUTILS_RUNS := $(abspath $(STNUTILS_RUNS))
 STNUTILS_RESULTS ?= $(CURDIR)/results
 export STNUTILS_RESULTS := $(abspath $(STNUTILS_RESULTS))
 
-.PHONY: help venv book notebooks test lint unit nbval html check-html install-chromium clean
+.PHONY: help venv book notebooks test lint unit nbval html check-html check-sliders install-chromium install-ort clean
 
 help:
 	@echo "make book [PROFILE=quick]  execute the notebooks (papermill) and build the book in _build/html"
 	@echo "make test [PROFILE=smoke]  ruff, pytest (unit tests + doctests), nbval on freshly executed notebooks, the book checked in Chromium"
 	@echo "make check-html            check the built _build/html in headless Chromium (screenshots in _build/screenshots)"
 	@echo "make install-chromium      apt-get install Debian's chromium (the HTML check needs it)"
+	@echo "make install-ort           npm ci: onnxruntime-web pinned in package-lock.json (the explorer's live models)"
 	@echo "make venv                  create .venv and install requirements.txt, stnutils (editable), the 'stnutils' kernel"
 	@echo "make clean                 remove _build and caches (keeps .venv and book/)"
 	@echo "Variables: PROFILE, DEVICE=cpu|cuda|auto, SEED=0, STNUTILS_DATA=<folder holding MNIST/raw>"
@@ -53,10 +54,11 @@ $(STAMP): requirements.txt pyproject.toml
 # The build log is kept: check-html fails on any WARNING line in it, even from a build
 # run without -W.
 book: PROFILE ?= quick
-book: notebooks install-chromium
+book: notebooks install-chromium install-ort
 	@mkdir -p _build
 	$(VENV)/bin/jupyter-book build -W -n --keep-going . 2>&1 | tee $(BOOK_LOG)
 	$(MAKE) --no-print-directory check-html
+	$(MAKE) --no-print-directory check-sliders
 	@echo "Book built at _build/html/index.html (profile $(PROFILE))"
 
 notebooks: PROFILE ?= quick
@@ -64,7 +66,7 @@ notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py --profile $(PROFILE) --device $(DEVICE) --seed $(SEED)
 
 test: PROFILE ?= smoke
-test: lint unit nbval html
+test: lint install-ort unit nbval html
 
 # ruff (pyflakes, pycodestyle, import order, bugbear; configured in pyproject.toml)
 lint: $(STAMP)
@@ -88,10 +90,11 @@ nbval: $(STAMP)
 # The book as committed: book/ holds the executed notebooks and execution is off in
 # _config.yml, so this builds without running them, then checks it as a reader sees it.
 # --all: an incremental build does not repeat the warnings of pages it skips.
-html: $(STAMP) install-chromium
+html: $(STAMP) install-chromium install-ort
 	@mkdir -p _build
 	$(VENV)/bin/jupyter-book build --all -W -n --keep-going . 2>&1 | tee $(BOOK_LOG)
 	$(MAKE) --no-print-directory check-html
+	$(MAKE) --no-print-directory check-sliders
 
 # Builds nothing: opens every TOC page of _build/html in headless Chromium (page loads,
 # images load, math rendered, no Sphinx error markup, local links and anchors resolve),
@@ -104,6 +107,19 @@ check-html: $(STAMP)
 # Debian's chromium; a no-op when it is already on PATH.
 install-chromium:
 	command -v chromium || ($(SUDO)apt-get update && $(SUDO)apt-get install -y chromium)
+
+# The explorer chapter's sliders in headless Chromium, on the built book: served over http
+# (the real models run in the page) and opened from file:// (the pre-rendered grid).
+check-sliders: $(STAMP)
+	$(PY) scripts/check_sliders.py --site _build/html --json _build/check-sliders.json
+
+# onnxruntime-web for the explorer's live layer, exactly as package-lock.json pins it, into
+# node_modules/ (git-ignored; _ext/explorer_assets.py copies the three files a page needs).
+# --ignore-scripts: no install script runs (the browser needs none). Re-run when the lock changes.
+install-ort: node_modules/.package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json
+	command -v npm || ($(SUDO)apt-get update && $(SUDO)apt-get install -y npm)
+	npm ci --ignore-scripts --no-audit --no-fund
 
 clean:
 	rm -rf _build .pytest_cache

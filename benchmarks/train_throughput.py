@@ -39,11 +39,11 @@ from seed_models import SEED_MODELS, SEED_SPEC_SAMPLES_PER_S  # noqa: E402
 
 from stnutils.provenance import git_commit  # noqa: E402
 
-ATTENTION_MODELS = ("atn", "polo_atn", "fast_atn")
+ATTENTION_MODELS = ("atn", "polo_atn", "fast_atn", "heat_atn")
 
 
 def fixed_batch(size: int, batch: int, seed: int = 0):
-    """``batch`` training scenes of side ``size`` (28 or 128) and their labels, made once."""
+    """``batch`` training scenes of side ``size`` (28, 60 or 128), labels, offsets and the source, made once."""
     import stnutils as stn
 
     try:
@@ -51,20 +51,26 @@ def fixed_batch(size: int, batch: int, seed: int = 0):
             ds = stn.data.NoisyMNIST28(train=True, seed=seed, shift_std=5.0)
         else:
             ds = stn.data.NoisyMNIST128(train=True, seed=seed, size=size, eccentricity_max=min(40.0, (size - 28) / 2))
-        images, labels, _ = ds.batch(torch.arange(batch))
-        return images, labels, "noisy MNIST"
+        images, labels, offsets = ds.batch(torch.arange(batch))
+        return images, labels, offsets, "noisy MNIST"
     except stn.data.MNISTNotFoundError:  # timing does not depend on the pixel values
         g = torch.Generator().manual_seed(seed)
-        return torch.rand(batch, 1, size, size, generator=g), torch.randint(0, 10, (batch,), generator=g), "random"
+        return (torch.rand(batch, 1, size, size, generator=g), torch.randint(0, 10, (batch,), generator=g),
+                torch.zeros(batch, 2, dtype=torch.int64), "random")
 
 
 class Runner:
-    """A model, its SGD optimiser and its fixed batch: ``rate()`` times training steps."""
+    """A model, its SGD optimiser and its fixed batch: ``rate()`` times training steps.
 
-    def __init__(self, model, images, labels):
+    The step minimises what training minimises: the model's own ``training_loss`` where it
+    has one (the What/Where model's Where pathway), else the cross-entropy of its logits.
+    """
+
+    def __init__(self, model, images, labels, offsets=None):
         self.model = model.train()
         self.images, self.labels = images, labels
-        self.opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        self.offsets = torch.zeros(len(labels), 2, dtype=torch.int64) if offsets is None else offsets
+        self.opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.01, momentum=0.9)
         # warm-up (allocations, oneDNN kernel selection): the first steps run slower
         start = time.perf_counter()
         for _ in range(3):
@@ -74,7 +80,12 @@ class Runner:
 
     def step(self):
         self.opt.zero_grad(set_to_none=True)
-        F.cross_entropy(self.model(self.images), self.labels).backward()
+        own = getattr(self.model, "training_loss", None)
+        if callable(own):
+            loss = own(self.images, self.labels, self.offsets)[0]
+        else:
+            loss = F.cross_entropy(self.model(self.images), self.labels)
+        loss.backward()
         self.opt.step()
 
     def rate(self, min_time: float) -> float:
@@ -131,14 +142,14 @@ def main(argv=None) -> dict:
         if args.no_seed_stn128 and name == "stn_128x128":
             continue
         torch.manual_seed(0)
-        images, labels, _ = batch_for(size)
+        images, labels, _, _ = batch_for(size)
         runners[("seed", name)] = Runner(cls(), images, labels)
     names = None if args.models is None else [m for m in args.models.split(",") if m]
     built, skipped = candidates(names)
     for name, (model, size) in built.items():
-        images, labels, _ = batch_for(size)
+        images, labels, offsets, _ = batch_for(size)
         try:
-            runners[("model", name)] = Runner(model, images, labels)
+            runners[("model", name)] = Runner(model, images, labels, offsets)
         except Exception as exc:
             skipped[name] = f"{type(exc).__name__} in a training step: {exc}"
 
@@ -177,7 +188,7 @@ def main(argv=None) -> dict:
         "threads": args.threads,
         "rounds": args.rounds,
         "min_time_s": args.min_time,
-        "data": {str(size): source for size, (_, _, source) in batches.items()},
+        "data": {str(size): source for size, (_, _, _, source) in batches.items()},
         "models": {name: median(("model", name)) for kind, name in order if kind == "model"},
         "input_size": {name: size for name, (_, size) in built.items()},
         "seed_reference": {name: median(("seed", name)) for kind, name in order if kind == "seed"},

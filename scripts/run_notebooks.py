@@ -4,8 +4,16 @@
 Each notebook in ``NOTEBOOKS`` is run with the parameters ``profile``, ``device``,
 ``seed`` and ``data_root`` in the repository root, written to a temporary file beside
 its destination and moved into ``<out-dir>/<name>.ipynb`` only when every cell
-succeeded: a failing notebook leaves the previous good copy in place (the failed run is
-kept in ``_build/failed/`` for inspection).
+succeeded: a failing notebook (an exception in a cell, a kernel that dies, a timeout)
+stops the run with the notebook, the cell and the error, leaves the previous good copy
+in place (the failed run is kept in ``_build/failed/`` for inspection) and exits 1.
+
+The executed notebooks name no folder of this machine: the data root reaches the
+kernels through ``$STNUTILS_DATA`` (the ``data_root`` parameter stays None), and the runs
+and results folders are given to them relative to the repository root, where they run.
+While a notebook trains, status lines (chapter, model, epoch, scenes/s, ETA) go to this
+terminal through ``$STNUTILS_PROGRESS`` (see ``stnutils.training.progress``), not into
+the notebook; ``--no-progress`` turns them off.
 
 Usage:
     python scripts/run_notebooks.py --profile quick
@@ -32,7 +40,10 @@ NOTEBOOKS = [
     "notebooks/week04_atn.ipynb",  # trains atn, fast_atn, fast_atn_aux, stn60, stn60_constant
     "notebooks/week05_polo_atn.ipynb",  # trains polo_atn
     "notebooks/week06_rotation_tps.ipynb",  # trains stn28_rot, tps_rot
+    # trains whatwhere (What run, accuracy map, Where run), loads weeks 3-5; before week 7, which reads its run
+    "notebooks/week09_whatwhere.ipynb",
     "notebooks/week07_benchmark.ipynb",  # evaluates the 128x128 models, writes results/
+    "notebooks/explore_models.ipynb",  # sliders over the models of weeks 2-5 (loads their runs)
     "notebooks/results.ipynb",  # the benchmark table next to the seed's
 ]
 PROFILES = ("smoke", "quick", "full")
@@ -49,6 +60,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="run only this notebook (file name with or without .ipynb); repeatable")
     parser.add_argument("--out-dir", default="book", help="where executed notebooks go (default: book/)")
     parser.add_argument("--kernel", default=None, help=f"Jupyter kernel (default: '{KERNEL}', else 'python3')")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no training status lines on the terminal while a notebook trains")
     args = parser.parse_args(argv)
     if args.profile not in PROFILES:
         parser.error(f"--profile must be one of {list(PROFILES)}, got {args.profile!r}")
@@ -85,12 +98,55 @@ def kernel_name(requested) -> str:
 
 
 def data_root():
+    """``$STNUTILS_DATA`` made absolute (every kernel finds it), or None."""
     env = os.environ.get("STNUTILS_DATA")
     return str(Path(env).resolve()) if env else None
 
 
+def kernel_environment(no_progress: bool = False) -> dict:
+    """The variables the kernels inherit: the data root absolute, the runs and results folders
+    relative to the repository root when inside it (the kernels run there, and the paths they
+    print stay portable), the training status lines on or off."""
+    env = {}
+    if data_root():
+        env["STNUTILS_DATA"] = data_root()
+    for name, default in (("STNUTILS_RUNS", ROOT / "runs"), ("STNUTILS_RESULTS", ROOT / "results")):
+        path = Path(os.environ.get(name) or default).resolve()
+        try:
+            env[name] = str(path.relative_to(ROOT)) or "."
+        except ValueError:
+            env[name] = str(path)
+    env["STNUTILS_PROGRESS"] = "0" if no_progress else "1"
+    return env
+
+
+def machine_folders() -> list:
+    """``(absolute folder, how an executed notebook shows it)``, longest first: the folders of this machine
+    that third-party output (a warning's file name, a traceback) may print."""
+    import re
+
+    pairs = {sys.prefix: "<venv>", sys.base_prefix: "<python>", str(ROOT): "."}
+    for name in ("STNUTILS_DATA", "STNUTILS_RUNS", "STNUTILS_RESULTS"):
+        if os.environ.get(name):
+            pairs[str(Path(os.environ[name]).resolve())] = f"${name}"
+    pairs[str(Path.home())] = "~"
+    folders = [(re.escape(k), v) for k, v in pairs.items() if len(k) > 1]
+    folders.append((r"/tmp/ipykernel_\d+/\d+\.py", "<cell>"))  # the file IPython compiles a cell into
+    return sorted(folders, key=lambda kv: -len(kv[0]))
+
+
+def portable_text(text: str, folders=None) -> str:
+    """``text`` with the folders of :func:`machine_folders` replaced by their placeholders."""
+    import re
+
+    for pattern, shown in machine_folders() if folders is None else folders:
+        text = re.sub(pattern, lambda _m, shown=shown: shown, text)
+    return text
+
+
 def _record_paths(notebook: Path, source: Path, dest: Path) -> None:
-    """Record the repository-relative input and final output paths, not the temporary file."""
+    """Record the repository-relative input and final output paths, not the temporary file, and write
+    the outputs with no folder of this machine in them (the warnings of libraries print file names)."""
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
@@ -98,8 +154,18 @@ def _record_paths(notebook: Path, source: Path, dest: Path) -> None:
     for key, path in (("input_path", source), ("output_path", dest)):
         try:
             meta[key] = str(path.resolve().relative_to(ROOT))
-        except ValueError:
-            meta[key] = str(path)
+        except ValueError:  # outside the repository: the name only, never a folder of this machine
+            meta[key] = path.name
+    folders = machine_folders()
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = portable_text(out["text"], folders)
+            if "traceback" in out:
+                out["traceback"] = [portable_text(line, folders) for line in out["traceback"]]
+            for kind, value in out.get("data", {}).items():
+                if kind.startswith("text/") and isinstance(value, str):
+                    out["data"][kind] = portable_text(value, folders)
     nbformat.write(nb, notebook)
 
 
@@ -115,6 +181,38 @@ def _first_line(notebook: Path, exec_count) -> str:
         if cell.cell_type == "code" and cell.get("execution_count") == exec_count:
             return (cell.source.strip().splitlines() or [""])[0]
     return "?"
+
+
+def _running_cell(notebook: Path) -> str:
+    """Where a run that ended without a cell error stopped: the last cell papermill started, as text."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(notebook, as_version=4)
+    except Exception:
+        return "before its first cell (the notebook could not be read back)"
+    started = [(k, c) for k, c in enumerate(nb.cells)
+               if c.cell_type == "code" and c.get("metadata", {}).get("papermill", {}).get("start_time")]
+    if not started:
+        return "before its first cell"
+    index, cell = started[-1]
+    count = cell.get("execution_count")
+    label = f"cell [{count}]" if count is not None else "a cell"
+    return f"{label} (index {index} in the executed notebook): {(cell.source.strip().splitlines() or [''])[0]}"
+
+
+def _fail(source: Path, tmp: str, dest: Path, where: str, error: str) -> None:
+    """Keep the failed run in _build/failed/ and say what failed, where, and what was kept."""
+    failed = ROOT / "_build" / "failed" / source.name
+    failed.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(tmp, failed)
+    print(f"\nFAILED: {source.name}, {where}", file=sys.stderr)
+    print(error, file=sys.stderr)
+    try:
+        shown = failed.relative_to(ROOT)
+    except ValueError:
+        shown = failed
+    print(f"The failed run is in {shown}; {dest} was left as it was.", file=sys.stderr)
 
 
 def run_one(source: Path, out_dir: Path, parameters: dict, kernel: str) -> tuple[bool, float]:
@@ -134,14 +232,12 @@ def run_one(source: Path, out_dir: Path, parameters: dict, kernel: str) -> tuple
             str(source), tmp, parameters=parameters, kernel_name=kernel, cwd=str(ROOT), progress_bar=True
         )
     except PapermillExecutionError as err:
-        failed = ROOT / "_build" / "failed" / source.name
-        failed.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(tmp, failed)
-        print(f"\nFAILED: {source.name}, cell [{err.exec_count}] (index {err.cell_index} in the executed "
-              f"notebook, which has papermill's injected-parameters cell): {_first_line(failed, err.exec_count)}",
-              file=sys.stderr)
-        print(f"{err.ename}: {err.evalue}", file=sys.stderr)
-        print(f"The failed run is in {failed.relative_to(ROOT)}; {dest} was left as it was.", file=sys.stderr)
+        where = (f"cell [{err.exec_count}] (index {err.cell_index} in the executed notebook, which has "
+                 f"papermill's injected-parameters cell): {_first_line(Path(tmp), err.exec_count)}")
+        _fail(source, tmp, dest, where, f"{err.ename}: {err.evalue}")
+        return False, time.time() - t0
+    except Exception as err:  # the kernel died (a crash, out of memory), a timeout, a broken notebook
+        _fail(source, tmp, dest, _running_cell(Path(tmp)), f"{type(err).__name__}: {err}".strip())
         return False, time.time() - t0
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -158,13 +254,18 @@ def main(argv=None) -> int:
     out_dir = Path(args.out_dir)
     if not out_dir.is_absolute():
         out_dir = ROOT / out_dir
-    parameters = {"profile": args.profile, "device": args.device, "seed": args.seed, "data_root": data_root()}
-    # trained runs are shared by the chapters (stnutils.runs); absolute, so nbval's kernels find them too
-    os.environ.setdefault("STNUTILS_RUNS", str(ROOT / "runs"))
-    os.environ.setdefault("STNUTILS_RESULTS", str(ROOT / "results"))  # the benchmark's rows (week 7 -> results page)
-    print(f"Running {len(notebooks)} notebook(s) with {parameters}, kernel {kernel!r}, into {out_dir}")
+    # data_root None: the kernels read $STNUTILS_DATA, so no notebook holds this machine's data folder
+    parameters = {"profile": args.profile, "device": args.device, "seed": args.seed, "data_root": None}
+    # trained runs are shared by the chapters (stnutils.runs), the benchmark's rows go from week 7 to the
+    # results page: both relative to the repository root, where every kernel runs
+    env = kernel_environment(args.no_progress)
+    os.environ.update(env)
+    print(f"Running {len(notebooks)} notebook(s) with {parameters}, kernel {kernel!r}, into {out_dir}; "
+          f"data {env.get('STNUTILS_DATA', './data')}, runs {env['STNUTILS_RUNS']}, results {env['STNUTILS_RESULTS']}")
     for k, nb in enumerate(notebooks, 1):
         print(f"[{k}/{len(notebooks)}] {nb}", flush=True)
+        if not args.no_progress:  # the chapter's name labels the status lines
+            os.environ["STNUTILS_PROGRESS"] = Path(nb).stem
         ok, seconds = run_one(ROOT / nb, out_dir, parameters, kernel)
         if not ok:
             return 1

@@ -12,14 +12,15 @@ The package is arranged by what things are; imports run one way, left to right::
 - :mod:`stnutils.training`: configs and named schedules, the training loop, checkpoints,
   distributed helpers and the shared trained runs.
 - :mod:`stnutils.viz`: every figure.
+- :mod:`stnutils.widgets`: explore the trained models with sliders (Jupyter, the static book, the browser).
 - top level: :mod:`~stnutils.validation`, :mod:`~stnutils.io` (the atomic writer),
   :mod:`~stnutils.provenance` and the command line (:mod:`~stnutils.cli`).
 
 Notebooks do ``import stnutils as stn`` and write ``stn.<part>.<name>``.
 """
-from . import data, evaluation, io, models, provenance, training, validation, viz
+from . import data, evaluation, io, models, provenance, training, validation, viz, widgets
 
 __version__ = "0.1.0"
 __all__ = [
-    "data", "models", "evaluation", "training", "viz", "io", "provenance", "validation",
+    "data", "models", "evaluation", "training", "viz", "widgets", "io", "provenance", "validation",
 ]

@@ -20,12 +20,15 @@ from torch import nn
 
 from .evaluation.metrics import accuracy_map, benchmark
 from .evaluation.results import write_results
+from .evaluation.saccades import saccade_benchmark
 from .io import write_json
 from .provenance import PROFILES, resolve_device
-from .training.checkpoint import load_checkpoint, load_model
+from .training.checkpoint import CheckpointError, load_checkpoint, load_model
 from .training.distributed import env_world
-from .training.loop import fit
+from .training.loop import TrainingDivergedError, fit
 from .training.schedules import SCHEDULES, get_config, schedule_table
+from .training.seed_sweep import sweep
+from .training.whatwhere import fit_two_stage, is_two_stage
 
 __all__ = ["main", "build_parser"]
 
@@ -96,6 +99,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", type=Path, default=None, metavar="PATH",
                    help="write the results as JSON here (e.g. results/NAME.json); default: print only")
 
+    w = sub.add_parser("sweep", help="train several seeds of schedules and benchmark them into one results file",
+                       description="For each --schedule and --seeds value: train (or load from the runs "
+                                   "folder) and benchmark on the same test scenes; rows merged into --out "
+                                   "after every run (atomically). The results page shows their mean ± std.")
+    w.add_argument("--schedule", dest="schedules", action="append", required=True, choices=list(SCHEDULES),
+                   metavar="NAME", help="a named schedule (repeatable)")
+    w.add_argument("--profile", required=True, choices=PROFILES, help="smoke, quick or full")
+    w.add_argument("--seeds", type=int, nargs="+", required=True, metavar="SEED", help="training seeds, e.g. 0 1 2")
+    w.add_argument("--out", required=True, type=Path, metavar="PATH",
+                   help="results file, e.g. results/sweep_quick.json")
+    w.add_argument("--n", type=int, default=None, metavar="N", help="test scenes per cell (default: 400 at quick)")
+    w.add_argument("--test-seed", type=int, default=0, help="seed of the test scenes, the same for every run")
+    w.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto; default auto")
+    w.add_argument("--data-root", default=None, metavar="PATH", help="folder holding MNIST/raw")
+    w.add_argument("--runs", type=Path, default=None, metavar="DIR",
+                   help="runs folder (default $STNUTILS_RUNS, else ./runs): runs found there are reused")
+
     sub.add_parser("schedules", help="list the named schedules and their sizes per profile",
                    description="Print epochs, samples per epoch and learning-rate steps of every named "
                                "schedule for each profile.")
@@ -111,9 +131,13 @@ def _train(args) -> int:
     if args.data_root is not None:
         overrides["data_root"] = args.data_root
     overrides["device"] = args.device
-    cfg = get_config(args.schedule, args.profile, **overrides)
-    history = fit(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
-                  progress=False if args.quiet else None, verbose=not args.quiet)
+    if is_two_stage(args.schedule):  # the What/Where model: What run, accuracy map, Where run
+        history = fit_two_stage(args.schedule, args.profile, args.out, resume=args.resume, overwrite=args.overwrite,
+                                progress=False if args.quiet else None, verbose=not args.quiet, **overrides)
+    else:
+        cfg = get_config(args.schedule, args.profile, **overrides)
+        history = fit(cfg, args.out, resume=args.resume, overwrite=args.overwrite,
+                      progress=False if args.quiet else None, verbose=not args.quiet)
     if history and not args.quiet and env_world()[0] == 0:  # under torchrun: rank 0 reports
         last = history[-1]
         print(f"done: {len(history)} epochs, test_acc {last['test_acc']:.3f}; wrote {args.out}/model.pt")
@@ -121,9 +145,35 @@ def _train(args) -> int:
 
 
 def _run_name(ckpt: dict, model: nn.Module) -> str:
-    """The name results are filed under: the schedule the checkpoint was trained with, else its model."""
+    """The name results are filed under: the schedule the checkpoint was trained with, when that schedule
+    trains this very model (not one swapped in with --set model=...), else the checkpoint's own model."""
     schedule = (ckpt.get("extra") or {}).get("config", {}).get("schedule")
-    return schedule if schedule not in (None, "custom") else model.name
+    if schedule in SCHEDULES and SCHEDULES[schedule].get("model") == ckpt["model_name"] == model.name:
+        return schedule
+    return model.name
+
+
+def _check_run_folder(run_dir: Path, ckpt: dict) -> None:
+    """Refuse a folder whose config.json describes another run than its model.pt (two runs mixed in one)."""
+    saved = (ckpt.get("extra") or {}).get("config") or {}
+    if saved.get("model", ckpt["model_name"]) != ckpt["model_name"]:
+        raise CLIError(f"{run_dir / 'model.pt'} holds a {ckpt['model_name']!r} model but records the config of "
+                       f"a {saved.get('model')!r} run: the file was altered; retrain it")
+    config_path = run_dir / "config.json"
+    if not config_path.is_file() or not saved:
+        return
+    try:
+        folder = json.loads(config_path.read_text())
+    except (OSError, ValueError) as err:
+        raise CLIError(f"{config_path} is not readable JSON ({err}): the folder is damaged") from None
+    if not isinstance(folder, dict):
+        folder = {"model": folder}
+    differ = [f"{k} {folder.get(k)!r} in config.json, {saved.get(k)!r} in model.pt"
+              for k in ("model", "schedule", "profile", "seed") if folder.get(k) != saved.get(k)]
+    if differ:
+        raise CLIError(f"{run_dir} mixes two runs ({'; '.join(differ)}): "
+                       f"results would be filed under the wrong name. Retrain into it with --overwrite, or "
+                       f"evaluate the folder that holds the run you mean")
 
 
 def _evaluate(args) -> int:
@@ -134,6 +184,7 @@ def _evaluate(args) -> int:
         raise CLIError(f"--n must be a positive integer, got {args.n}")
     device = resolve_device(args.device)
     ckpt = load_checkpoint(model_path)
+    _check_run_folder(args.run_dir, ckpt)
     model = load_model(model_path, device=device)
     name = _run_name(ckpt, model)
     profile = args.profile or (ckpt.get("extra") or {}).get("config", {}).get("profile", "quick")
@@ -143,7 +194,8 @@ def _evaluate(args) -> int:
     n = {} if args.n is None else {"n_per_cell": args.n}
     results = {}
     if do_benchmark:
-        rows = benchmark(model, name, profile, seed=args.seed, device=device, data_root=args.data_root, **n)
+        measure = saccade_benchmark if callable(getattr(model, "saccade_logits", None)) else benchmark  # What/Where
+        rows = measure(model, name, profile, seed=args.seed, device=device, data_root=args.data_root, **n)
         for r in rows:
             print(f"{r['model']:>14} contrast {r['contrast']:.1f} eccentricity {r['eccentricity']:5.2f}: "
                   f"{r['accuracy']:.3f} (n={r['n']})")
@@ -158,6 +210,12 @@ def _evaluate(args) -> int:
         else:
             write_json(results, args.out)
         print(f"wrote {args.out}")
+    return 0
+
+
+def _sweep(args) -> int:
+    sweep(args.schedules, args.profile, args.seeds, args.out, device=args.device,
+          data_root=args.data_root, runs_root=args.runs, n_per_cell=args.n, test_seed=args.test_seed)
     return 0
 
 
@@ -176,9 +234,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failure, 2 bad usage)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = {"train": _train, "evaluate": _evaluate, "schedules": _schedules}[args.command]
+    command = {"train": _train, "evaluate": _evaluate, "sweep": _sweep, "schedules": _schedules}[args.command]
     try:
         return command(args)
+    except (CheckpointError, TrainingDivergedError) as err:  # a file or a run that failed, not a usage error
+        parser.exit(1, f"{parser.prog} {args.command}: error: {err}\n")
     except (CLIError, ValueError) as err:
         parser.exit(2, f"{parser.prog} {args.command}: error: {err}\n")
     except (FileExistsError, FileNotFoundError) as err:  # includes MNISTNotFoundError

@@ -20,12 +20,13 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Any, Iterator, Union
+from typing import IO, Any, Iterator, List, Union
 
 import numpy as np
 import torch
 
-__all__ = ["TMP_PREFIX", "atomic_write", "write_json", "read_json", "json_default"]
+__all__ = ["TMP_PREFIX", "atomic_write", "write_json", "read_json", "json_default", "stale_temporaries",
+           "remove_stale_temporaries"]
 
 PathLike = Union[str, os.PathLike]
 #: Temporary files are ``.<name>.<random>.tmp`` beside their destination.
@@ -72,6 +73,39 @@ def atomic_write(path: PathLike, mode: str = "wb") -> Iterator[IO]:
             os.unlink(tmp)
         raise
     _fsync_folder(path.parent)
+
+
+def stale_temporaries(folder: PathLike, name: str = "*") -> List[Path]:
+    """The temporary files :func:`atomic_write` left in ``folder`` for ``name`` (all names by default).
+
+    Only a process killed inside the ``with`` block (SIGKILL, power loss) leaves one; the
+    destination itself is then the previous complete file.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / ".checkpoint.pt.k2j4_x.tmp").write_bytes(b"PK half")
+        >>> [p.name for p in stale_temporaries(folder, "checkpoint.pt")]
+        ['.checkpoint.pt.k2j4_x.tmp']
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob(f"{TMP_PREFIX}{name}.*.tmp") if p.is_file())
+
+
+def remove_stale_temporaries(folder: PathLike, name: str = "*") -> List[Path]:
+    """Delete :func:`stale_temporaries` of ``folder``; returns what was removed.
+
+    Call it only while no other process writes into ``folder`` (a training run holds its
+    folder's lock): another writer's temporary file is indistinguishable from a stale one.
+    """
+    removed = []
+    for path in stale_temporaries(folder, name):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def json_default(value: Any):

@@ -189,7 +189,7 @@ def test_benchmark_oracle_rows(data_root):
     assert len(rows) == 27
     commit = git_commit()
     for row in rows:
-        assert tuple(row) == results.ROW_KEYS
+        assert tuple(row) == (*results.ROW_KEYS, "test_seed") and row["test_seed"] == 0
         assert row["model"] == "oracle" and row["profile"] == "smoke" and row["device"] == "cpu"
         assert row["commit"] == commit and row["n"] == n
         expected = float(row["eccentricity"] < 20 and row["contrast"] >= 0.5)

@@ -17,7 +17,7 @@ from stnutils.models import (
 )
 from stnutils.models.transformer import attention_theta, identity_theta
 
-TRANSFORMERS = [n for n in MODEL_NAMES if n != "lenet"]
+TRANSFORMERS = [n for n in MODEL_NAMES if n not in ("lenet", "whatwhere")]  # whatwhere: tests/test_whatwhere_*.py
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,9 @@ def _images(name, n=2, seed=0):
 
 
 def test_names_and_sizes():
-    assert MODEL_NAMES == ("lenet", "stn28", "stn60", "stn128", "atn", "polo_atn", "fast_atn", "tps_stn")
-    assert [input_size(n) for n in MODEL_NAMES] == [28, 28, 60, 128, 128, 128, 128, 28]
+    assert MODEL_NAMES == ("lenet", "stn28", "stn60", "stn128", "atn", "polo_atn", "fast_atn", "heat_atn", "tps_stn",
+                           "whatwhere")
+    assert [input_size(n) for n in MODEL_NAMES] == [28, 28, 60, 128, 128, 128, 128, 128, 28, 128]
     with pytest.raises(ValueError, match="name must be one of"):
         input_size("resnet")
 
@@ -86,7 +87,7 @@ def test_gradients_reach_the_localisation_net(name):
         opt.zero_grad()
         F.cross_entropy(m(x), y).backward()
         opt.step()
-    loc = m.stn if name != "tps_stn" else torch.nn.ModuleList([m.localisation, m.head])
+    loc = torch.nn.ModuleList([m.parts()["localisation"], m.parts()["head"]])
     params = list(loc.named_parameters())
     assert params
     for pname, p in params:
@@ -203,7 +204,7 @@ def test_models_read_dataset_scenes(data_root):
     from stnutils.data import NoisyMNIST128
 
     images, labels, offsets = NoisyMNIST128(root=data_root, length=4, seed=3).batch(range(4))
-    for name in ("stn128", "atn", "polo_atn", "fast_atn"):
+    for name in ("stn128", "atn", "polo_atn", "fast_atn", "heat_atn"):
         m = build_model(name).eval()
         with torch.no_grad():
             assert m(images).shape == (4, 10)

@@ -103,8 +103,14 @@ def test_task_is_inferred_from_the_model():
     "kwargs, match",
     [
         (dict(model="resnet"), r"model must be one of \['lenet'"),
-        (dict(lr=-0.1), r"lr must be in \(0, inf\], got -0.1"),
-        (dict(lr=0), r"lr must be in \(0, inf\]"),
+        (dict(lr=-0.1), r"lr must be in \(0, 10\], got -0.1"),
+        (dict(lr=0), r"lr must be in \(0, 10\]"),
+        (dict(lr=float("inf")), r"lr must be in \(0, 10\], got inf"),
+        (dict(lr=1e30), r"lr must be in \(0, 10\], got 1e\+30"),
+        (dict(weight_decay=float("inf")), r"weight_decay must be a finite number in \[0, inf\)"),
+        (dict(curriculum=[0, float("inf")]), r"curriculum\[1\] must be a finite number in \[0, inf\)"),
+        (dict(samples_per_epoch=10**12), r"samples_per_epoch must be a positive integer <= 10,000,000"),
+        (dict(device="gpu"), r"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got 'gpu'"),
         (dict(curriculum=[]), r"curriculum must be a non-empty list"),
         (dict(curriculum=[0, -1]), r"curriculum\[1\] must be in \[0, inf\]"),
         (dict(epochs=0), r"epochs must be a positive integer, got 0"),
@@ -118,7 +124,7 @@ def test_task_is_inferred_from_the_model():
         (dict(final_contrast=(0.7, 0.3)), r"final_contrast must have c_min <= c_max"),
         (dict(final_contrast_epochs=50, epochs=10), r"final_contrast_epochs must be in \[0, 10\]"),
         (dict(profile="fast"), r"profile must be one of \['smoke', 'quick', 'full'\], got 'fast'"),
-        (dict(lr_schedule="cosine"), r"lr_schedule must be one of"),
+        (dict(lr_schedule="linear"), r"lr_schedule must be one of"),
         (dict(lr_gamma=2.0), r"lr_gamma must be in \(0, 1\]"),
         (dict(aux_location_weight=-1), r"aux_location_weight must be in \[0, inf\]"),
         (dict(seed=-1), r"seed must be an integer in \[0, 2\*\*63\)"),
@@ -172,13 +178,20 @@ def test_full_profile_reproduces_the_seed_schedules():
 def test_every_schedule_has_three_profiles_of_the_same_shape(name):
     smoke, quick, full = (get_config(name, p) for p in ("smoke", "quick", "full"))
     assert smoke.epochs <= 2 and smoke.samples_per_epoch <= 64 and smoke.test_samples <= 64
-    assert quick.samples_per_epoch * quick.epochs < full.samples_per_epoch * full.epochs / 10
+    # heat_atn's full profile is the issue-14 budget, a tenth of the seed's compute (quick: a third of it)
+    share = 3 if name == "heat_atn" else 10
+    assert quick.samples_per_epoch * quick.epochs <= full.samples_per_epoch * full.epochs / share
     assert quick.curriculum == full.curriculum == smoke.curriculum
     assert quick.model == full.model and quick.optimizer == full.optimizer and quick.lr == full.lr
     if SCHEDULES[name].get("decay_per_stage"):  # the same decay per curriculum stage instead
         for p in (quick, full):
             assert [get_lr(p, e * p.epochs_per_stage) for e in range(len(p.curriculum))] == pytest.approx(
                 [p.lr * p.lr_gamma ** k for k in range(len(p.curriculum))])
+        return
+    if full.lr_schedule == "cosine":  # the same learning rate at the same fraction of the run
+        assert quick.epochs == full.epochs
+        halfway = [(e, 0.5) for e in range(full.epochs)]
+        assert [get_lr(quick, *t) for t in halfway] == [get_lr(full, *t) for t in halfway]
         return
     # the same learning rate per scene seen
     for e in range(quick.epochs):

@@ -8,10 +8,11 @@
 - :mod:`~stnutils.evaluation.localisation`: where a model looks (glimpse errors, directions).
 - :mod:`~stnutils.evaluation.rotation`: does a transformer upright rotated digits.
 - :mod:`~stnutils.evaluation.spectra`: radial power spectra of fields.
+- :mod:`~stnutils.evaluation.saccades`: the What/Where model after 0..k saccades, oracle and random.
 
 Measurements return numbers and arrays; the figures that draw them are in :mod:`stnutils.viz`.
 """
-from . import localisation, loop, metrics, reference, results, rotation, spectra, tables
+from . import localisation, loop, metrics, reference, results, rotation, saccades, spectra, tables
 from .loop import Batch, eval_mode, evaluate, predictions
 from .metrics import (
     ACCURACY_MAP_OFFSETS,
@@ -22,14 +23,26 @@ from .metrics import (
     center_crop,
     inside_fraction,
 )
-from .results import group_rows, load_results, read_results, results_path, rows_provenance, write_results
+from .results import (
+    aggregate_seeds,
+    group_rows,
+    load_results,
+    read_results,
+    results_path,
+    rows_provenance,
+    with_training,
+    write_results,
+)
+from .saccades import gap_table, published_gaps, saccade_benchmark
 from .tables import results_table, summary_table
 
 __all__ = [
-    "localisation", "loop", "metrics", "reference", "results", "rotation", "spectra", "tables",
+    "localisation", "loop", "metrics", "reference", "results", "rotation", "saccades", "spectra", "tables",
+    "gap_table", "published_gaps", "saccade_benchmark",
     "Batch", "eval_mode", "evaluate", "predictions",
     "ACCURACY_MAP_OFFSETS", "BENCHMARK_CONTRASTS", "BENCHMARK_ECCENTRICITIES", "accuracy_map", "benchmark",
     "center_crop", "inside_fraction",
-    "group_rows", "load_results", "read_results", "results_path", "rows_provenance", "write_results",
+    "aggregate_seeds", "group_rows", "load_results", "read_results", "results_path", "rows_provenance",
+    "with_training", "write_results",
     "results_table", "summary_table",
 ]

@@ -243,7 +243,8 @@ def benchmark(
 
     Returns:
         one row per (contrast, eccentricity), contrasts outer:
-        ``{model, profile, device, commit, contrast, eccentricity, accuracy, n}``.
+        ``{model, profile, device, commit, contrast, eccentricity, accuracy, n, test_seed}``
+        (:func:`~stnutils.evaluation.results.with_training` adds what trained the model).
 
     Raises:
         ValueError: ``n_per_cell < 1``, empty contrasts/eccentricities, a contrast outside
@@ -281,6 +282,7 @@ def benchmark(
                 "eccentricity": round(e, 8),
                 "accuracy": accuracy,
                 "n": n_per_cell,
+                "test_seed": seed,
             }
         )
     return rows

@@ -26,6 +26,7 @@ __all__ = [
     "SEED_DEVICE",
     "SEED_ACCURACY_MAP",
     "SEED_LABELS",
+    "SEED_TRAINING_SCENES",
     "load_seed_benchmark",
     "seed_rows",
     "seed_label",
@@ -48,6 +49,20 @@ SEED_LABELS: Dict[str, str] = {
     "polo_atn_95": "POLO-ATN 95% (seed)",
     "polo_atn_85": "POLO-ATN 85% (seed)",
     "conv_polo_atn_85": "conv POLO-ATN 85% (seed)",
+}
+
+
+#: Training scenes each seed model saw (SPEC's schedules: 110 epochs x 60,000 scenes for
+#: STN 128x128, ATN and POLO-ATN; the What/Where model's What pathway saw 80 x 60,000 and
+#: its Where pathway 60 x 60,000 scenes for each contrast, per WHATWHERE.md). The
+#: What/Where rows count the What pathway plus one Where net.
+SEED_TRAINING_SCENES: Dict[str, int] = {
+    "stn_128x128": 110 * 60_000,
+    "atn": 110 * 60_000,
+    "polo_atn_95": 110 * 60_000,
+    "polo_atn_85": 110 * 60_000,
+    "conv_polo_atn_85": 110 * 60_000,
+    **{f"what_where_{k}_saccades": 80 * 60_000 + 60 * 60_000 for k in range(6)},
 }
 
 

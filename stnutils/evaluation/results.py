@@ -24,20 +24,24 @@ from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from ..io import read_json, write_json
 from ..provenance import check_profile
+from ..validation import check_choice
 
 __all__ = [
     "ROW_KEYS",
     "RESULTS_DIR",
     "RESULTS_ENV",
     "PRODUCER",
+    "RESULT_KINDS",
     "contrast_key",
     "eccentricity_key",
     "group_rows",
+    "aggregate_seeds",
     "write_results",
     "read_results",
     "results_path",
     "load_results",
     "rows_provenance",
+    "with_training",
 ]
 
 #: The keys of a benchmark row.
@@ -62,16 +66,55 @@ def eccentricity_key(value) -> float:
     return round(float(value), 4)
 
 
-def group_rows(rows: Iterable[dict]) -> Dict[Tuple[str, str], Dict[float, Dict[float, float]]]:
-    """``{(model, profile): {contrast: {eccentricity: accuracy}}}``, keys rounded; later rows win.
+def group_rows(rows: Iterable[dict], value: str = "accuracy") -> Dict[Tuple[str, str], Dict[float, Dict[float, float]]]:
+    """``{(model, profile): {contrast: {eccentricity: row[value]}}}``, keys rounded; later rows win.
 
-    Models and profiles keep the order in which they first appear.
+    Models and profiles keep the order in which they first appear; rows without ``value``
+    (or with ``None``) are left out, so ``value="std"`` groups the spreads of aggregated rows.
     """
     out: Dict[Tuple[str, str], Dict[float, Dict[float, float]]] = {}
     for row in rows:
+        if row.get(value) is None:
+            continue
         per = out.setdefault((str(row["model"]), str(row["profile"])), {})
         by_ecc = per.setdefault(contrast_key(row["contrast"]), {})
-        by_ecc[eccentricity_key(row["eccentricity"])] = float(row["accuracy"])
+        by_ecc[eccentricity_key(row["eccentricity"])] = float(row[value])
+    return out
+
+
+def aggregate_seeds(rows: Iterable[dict]) -> List[dict]:
+    """Rows of several training seeds -> one row per (model, profile, contrast, eccentricity).
+
+    Rows of one cell are told apart by their ``"seed"`` (the training seed; a row without
+    one counts as its own seed ``None``); when a seed appears twice in a cell the later row
+    wins, as in :func:`group_rows`.
+
+    Returns:
+        rows in the input's order of first appearance, each the first row of its cell with
+        ``accuracy`` = the mean over the seeds, ``std`` = their sample standard deviation
+        (None for one seed), ``seeds`` (sorted, as strings for None-safety kept as given),
+        ``n_seeds`` and ``accuracies`` (per seed, in ``seeds`` order).
+
+    Example:
+        >>> rows = [dict(model="m", profile="quick", contrast=0.7, eccentricity=40.0, accuracy=a, seed=s)
+        ...         for s, a in ((0, 0.8), (1, 0.9), (2, 1.0))]
+        >>> r = aggregate_seeds(rows)[0]
+        >>> round(r["accuracy"], 6), round(r["std"], 6), r["seeds"], r["n_seeds"]
+        (0.9, 0.1, [0, 1, 2], 3)
+    """
+    cells: Dict[tuple, dict] = {}
+    for row in rows:
+        key = (str(row["model"]), str(row["profile"]), contrast_key(row["contrast"]),
+               eccentricity_key(row["eccentricity"]))
+        cell = cells.setdefault(key, {"first": row, "by_seed": {}})
+        cell["by_seed"][row.get("seed")] = float(row["accuracy"])
+    out = []
+    for cell in cells.values():
+        seeds = sorted(cell["by_seed"], key=lambda s: (s is None, s if s is not None else 0))
+        values = [cell["by_seed"][s] for s in seeds]
+        mean = sum(values) / len(values)
+        std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else None
+        out.append(dict(cell["first"], accuracy=mean, std=std, seeds=seeds, n_seeds=len(values), accuracies=values))
     return out
 
 
@@ -111,37 +154,68 @@ def read_results(path: Union[str, os.PathLike]) -> List[dict]:
     return data
 
 
-def results_path(profile: str, root: Optional[PathLike] = None) -> Path:
-    """``<root>/benchmark_<profile>.json``; ``root`` defaults to ``$STNUTILS_RESULTS``, else
+#: The results files, ``<kind>_<profile>.json``, and what writes each.
+RESULT_KINDS = {
+    "benchmark": f"week 7, {PRODUCER}: `python scripts/run_notebooks.py --profile {{profile}} --only week07_benchmark`",
+    "whatwhere": "week 9, notebooks/week09_whatwhere.ipynb: "
+                 "`python scripts/run_notebooks.py --profile {profile} --only week09_whatwhere`",
+    "sweep": "the seed sweep: `python -m stnutils sweep --profile {profile} --seeds 0 1 2 "
+             "--out results/sweep_{profile}.json` (README, Results)",
+}
+
+
+def results_path(profile: str, root: Optional[PathLike] = None, kind: str = "benchmark") -> Path:
+    """``<root>/<kind>_<profile>.json``; ``root`` defaults to ``$STNUTILS_RESULTS``, else
     ``results`` (relative). The book build sets the variable to an absolute folder, because
     nbval runs each notebook's kernel in the notebook's own folder.
 
     Raises:
-        ValueError: an unknown profile.
+        ValueError: an unknown profile or kind (:data:`RESULT_KINDS`).
     """
     check_profile(profile)
+    check_choice("kind", kind, RESULT_KINDS)
     if root is None:
         root = os.environ.get(RESULTS_ENV) or RESULTS_DIR
-    return Path(root) / f"benchmark_{profile}.json"
+    return Path(root) / f"{kind}_{profile}.json"
 
 
-def load_results(profile: str, root: Optional[PathLike] = None) -> List[dict]:
-    """The benchmark rows of ``profile``, or an error naming the chapter that writes them.
+def load_results(profile: str, root: Optional[PathLike] = None, kind: str = "benchmark") -> List[dict]:
+    """The rows of ``profile``'s results file of ``kind``, or an error naming what writes it.
 
     Raises:
-        FileNotFoundError: no results file for ``profile``; the message names
-            :data:`PRODUCER` and the command that runs it.
-        ValueError: an unknown profile, or a file that holds no rows.
+        FileNotFoundError: no such results file; the message names the chapter or command
+            that writes it (:data:`RESULT_KINDS`).
+        ValueError: an unknown profile or kind, or a file that holds no rows.
     """
-    path = results_path(profile, root)
+    path = results_path(profile, root, kind)
     if not path.is_file():
         raise FileNotFoundError(
-            f"{path} does not exist: it is written by week 7, {PRODUCER}. Run that chapter at the "
-            f"same profile first: `python scripts/run_notebooks.py --profile {profile} --only week07_benchmark`")
+            f"{path} does not exist: it is written by {RESULT_KINDS[kind].format(profile=profile)}; "
+            f"run it at the same profile first")
     rows = read_results(path)
     if not rows:
         raise ValueError(f"{path} must hold at least one benchmark row, got an empty list")
     return rows
+
+
+def with_training(rows: Iterable[dict], config: dict, provenance: dict) -> List[dict]:
+    """``rows`` with what trained their model: ``schedule``, ``seed`` (the training seed),
+    ``train_scenes``, ``train_device`` and ``train_commit``.
+
+    Args:
+        config: the run's TrainConfig dict (``schedule``, ``seed``, ``epochs``, ``samples_per_epoch``).
+        provenance: the run's provenance (``device``, ``git_commit``).
+
+    Example:
+        >>> cfg = dict(schedule="atn", seed=2, epochs=3, samples_per_epoch=100)
+        >>> r = with_training([dict(model="atn", accuracy=0.5)], cfg, dict(device="cpu", git_commit="abc"))[0]
+        >>> r["schedule"], r["seed"], r["train_scenes"], r["train_device"], r["train_commit"]
+        ('atn', 2, 300, 'cpu', 'abc')
+    """
+    trained = dict(schedule=config["schedule"], seed=config["seed"],
+                   train_scenes=int(config["epochs"]) * int(config["samples_per_epoch"]),
+                   train_device=provenance.get("device"), train_commit=provenance.get("git_commit"))
+    return [dict(row, **trained) for row in rows]
 
 
 def rows_provenance(rows: Iterable[dict]) -> Dict[str, list]:

@@ -21,9 +21,9 @@ from ..models.registry import REGISTRY
 from ..validation import check_choice
 from .metrics import BENCHMARK_CONTRASTS
 from .reference import seed_label, seed_rows
-from .results import contrast_key, group_rows
+from .results import aggregate_seeds, contrast_key, eccentricity_key, group_rows
 
-__all__ = ["SEED_COUNTERPARTS", "results_table", "summary_table"]
+__all__ = ["SEED_COUNTERPARTS", "results_table", "summary_table", "compute_summary", "target_gaps", "describe_gaps"]
 
 #: This book's models and the seed model each one reproduces on the benchmark (from the
 #: registry: the What pathway alone on the central patch is the What/Where model with 0
@@ -33,8 +33,11 @@ SEED_COUNTERPARTS: Dict[str, str] = {name: spec.seed_benchmark for name, spec in
 
 
 def _lines(rows: Iterable[dict], source: str) -> Dict[tuple, dict]:
-    """``{(model, profile, contrast): {"source", "values": {eccentricity: accuracy}}}``."""
-    return {(model, profile, c): {"source": source, "values": values}
+    """``{(model, profile, contrast): {"source", "values": {eccentricity: accuracy}, "std": {...}}}``."""
+    rows = list(rows)
+    spread = group_rows(rows, "std")
+    return {(model, profile, c): {"source": source, "values": values,
+                                  "std": spread.get((model, profile), {}).get(c, {})}
             for (model, profile), per in group_rows(rows).items() for c, values in per.items()}
 
 
@@ -49,7 +52,9 @@ def results_table(
     Args:
         rows: benchmark rows (:func:`~stnutils.evaluation.metrics.benchmark`,
             :func:`~stnutils.evaluation.results.read_results`). Rows repeating a
-            (model, profile, contrast, eccentricity) replace the earlier ones.
+            (model, profile, contrast, eccentricity) replace the earlier ones; rows of
+            several seeds go through :func:`~stnutils.evaluation.results.aggregate_seeds`
+            first, and their ``std`` is shown as ``mean ± std``.
         reference: rows shown alongside (default ``None``: the seed's published numbers,
             :func:`stnutils.evaluation.reference.seed_rows`; ``[]`` for none).
         fmt: ``"records"`` (a list of dicts) or ``"markdown"`` (a string, one table per
@@ -59,9 +64,10 @@ def results_table(
     Returns:
         ``"records"``: one dict per (contrast, model, profile), contrasts ascending, this
         book's lines first: ``{contrast, model, profile, source ("this book"|"reference"),
-        eccentricities (list, px), accuracy (list, None where not measured), mean (over
-        measured cells), best (list of bool: the highest accuracy in its contrast and
-        eccentricity column, ties all marked), best_mean (bool)}``.
+        eccentricities (list, px), accuracy (list, None where not measured), std (list,
+        None where the rows have none), mean (over measured cells), best (list of bool: the
+        highest accuracy in its contrast and eccentricity column, ties all marked),
+        best_mean (bool)}``.
         ``"markdown"``: the same as Markdown.
     """
     check_choice("fmt", fmt, ("records", "markdown"))
@@ -93,6 +99,7 @@ def results_table(
                     "source": line["source"],
                     "eccentricities": list(eccs),
                     "accuracy": accuracy,
+                    "std": [line["std"].get(e) for e in eccs],
                     "mean": mean,
                     "best": [v is not None and v == best_of[e] for v, e in zip(accuracy, eccs)],
                     "best_mean": mean is not None and mean == best_mean,
@@ -104,10 +111,10 @@ def results_table(
 
 
 def _markdown(records: List[dict], eccs: List[float], digits: int) -> str:
-    def cell(value, best):
+    def cell(value, best, std=None):
         if value is None:
             return "–"
-        text = f"{value:.{digits}f}"
+        text = f"{value:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}")
         return f"**{text}**" if best else text
 
     header = ["model", "profile"] + [f"{e:.1f} px" for e in eccs] + ["mean"]
@@ -119,7 +126,7 @@ def _markdown(records: List[dict], eccs: List[float], digits: int) -> str:
         for r in records:
             if r["contrast"] != contrast:
                 continue
-            values = [cell(v, b) for v, b in zip(r["accuracy"], r["best"])]
+            values = [cell(v, b, s) for v, b, s in zip(r["accuracy"], r["best"], r["std"])]
             parts.append(
                 "| " + " | ".join([r["model"], r["profile"]] + values + [cell(r["mean"], r["best_mean"])]) + " |"
             )
@@ -208,3 +215,105 @@ def _summary_markdown(records: List[dict], contrasts: List[float], digits: int) 
             line = own_cells + [seed_label(r["seed_model"])] + [cell(s, v) for s, v in zip(seed, r["mean"])]
         lines.append("| " + " | ".join([r["model"], r["profile"]] + line) + " |")
     return "\n".join(lines) + "\n"
+
+
+def compute_summary(rows: Iterable[dict], scenes: Optional[Dict[str, int]] = None,
+                    contrasts: Sequence[float] = BENCHMARK_CONTRASTS) -> List[dict]:
+    """Mean accuracy over the eccentricities against the training scenes, per model and contrast.
+
+    For rows of several training seeds (their ``"seed"``), the mean over the eccentricities
+    is taken per seed first, and ``std`` is the sample standard deviation of those means.
+
+    Args:
+        rows: benchmark rows; the training scenes come from their ``"train_scenes"`` unless
+            ``scenes`` names them.
+        scenes: ``{model: training scenes}`` (e.g. :data:`stnutils.evaluation.reference.SEED_TRAINING_SCENES`
+            for the seed's rows); overrides the rows' ``"train_scenes"``.
+        contrasts: the contrasts reported, in order.
+
+    Returns:
+        one dict per (model, profile) in order of first appearance: ``{model, profile,
+        train_scenes (None if unknown), contrasts, mean (list), std (list, None for one seed),
+        n_seeds}``.
+
+    Example:
+        >>> rows = [dict(model="m", profile="quick", contrast=0.7, eccentricity=e, accuracy=a, seed=s,
+        ...              train_scenes=1000) for s, a in ((0, 0.5), (1, 0.7)) for e in (4.4, 40.0)]
+        >>> r = compute_summary(rows, contrasts=(0.7,))[0]
+        >>> r["train_scenes"], [round(v, 3) for v in r["mean"]], [round(v, 3) for v in r["std"]], r["n_seeds"]
+        (1000, [0.6], [0.141], 2)
+    """
+    contrasts = [contrast_key(c) for c in contrasts]
+    per: Dict[tuple, dict] = {}
+    for row in rows:
+        key = (str(row["model"]), str(row["profile"]))
+        entry = per.setdefault(key, {"scenes": row.get("train_scenes"), "cells": {}})
+        entry["cells"].setdefault((row.get("seed"), contrast_key(row["contrast"])), []).append(float(row["accuracy"]))
+    out = []
+    for (model, profile), entry in per.items():
+        seeds = sorted({s for s, _ in entry["cells"]}, key=lambda s: (s is None, s if s is not None else 0))
+        means, stds = [], []
+        for c in contrasts:
+            values = [sum(v) / len(v) for (s, cc), v in entry["cells"].items() if cc == c]
+            mean = sum(values) / len(values) if values else None
+            means.append(mean)
+            stds.append((sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else None)
+        train_scenes = (scenes or {}).get(model, entry["scenes"])
+        out.append(dict(model=model, profile=profile, train_scenes=train_scenes, contrasts=list(contrasts),
+                        mean=means, std=stds, n_seeds=len(seeds)))
+    return out
+
+
+def target_gaps(rows: Iterable[dict], model: str, target: Union[Iterable[dict], Dict[float, float]]) -> List[dict]:
+    """``model``'s accuracy minus a target, cell by cell (over its seeds' mean where there are several).
+
+    Args:
+        rows: benchmark rows holding ``model`` (one profile).
+        model: the model whose cells are compared.
+        target: the rows of a reference model (compared at the cells both measured), or
+            ``{contrast: accuracy}``, one threshold per contrast for every eccentricity.
+
+    Returns:
+        one record per compared cell, contrasts then eccentricities ascending:
+        ``{contrast, eccentricity, accuracy, target, gap}`` (``gap < 0``: the target is missed).
+
+    Example:
+        >>> rows = [dict(model="m", profile="quick", contrast=0.7, eccentricity=e, accuracy=a)
+        ...         for e, a in ((4.4, 0.97), (40.0, 0.90))]
+        >>> [round(g["gap"], 2) for g in target_gaps(rows, "m", {0.7: 0.95})]
+        [0.02, -0.05]
+    """
+    mine = [r for r in aggregate_seeds(rows) if r["model"] == model]
+    if not mine:
+        raise ValueError(f"model must be one of the rows' models, got {model!r}")
+    if isinstance(target, dict):
+        wanted = {contrast_key(c): float(v) for c, v in target.items()}
+        goal = {(contrast_key(r["contrast"]), eccentricity_key(r["eccentricity"])): wanted[contrast_key(r["contrast"])]
+                for r in mine if contrast_key(r["contrast"]) in wanted}
+    else:
+        goal = {(contrast_key(r["contrast"]), eccentricity_key(r["eccentricity"])): float(r["accuracy"])
+                for r in aggregate_seeds(target)}
+    out = []
+    for r in mine:
+        key = (contrast_key(r["contrast"]), eccentricity_key(r["eccentricity"]))
+        if key in goal:
+            out.append(dict(contrast=key[0], eccentricity=key[1], accuracy=float(r["accuracy"]), target=goal[key],
+                            gap=float(r["accuracy"]) - goal[key]))
+    return sorted(out, key=lambda g: (g["contrast"], g["eccentricity"]))
+
+
+def describe_gaps(gaps: List[dict], what: str) -> str:
+    """One sentence: at how many cells a target is met, and the worst shortfall.
+
+    Example:
+        >>> describe_gaps([dict(contrast=0.7, eccentricity=40.0, accuracy=0.9, target=0.95, gap=-0.05),
+        ...                dict(contrast=0.7, eccentricity=4.4, accuracy=0.97, target=0.95, gap=0.02)], "0.95")
+        '0.95: met at 1 of 2 cells; worst 0.900 against 0.950 (-0.050) at contrast 0.7, 40.0 px'
+    """
+    if not gaps:
+        return f"{what}: no cell to compare"
+    worst = min(gaps, key=lambda g: g["gap"])
+    met = sum(g["gap"] >= 0 for g in gaps)
+    tail = (f"; worst {worst['accuracy']:.3f} against {worst['target']:.3f} ({worst['gap']:+.3f}) at contrast "
+            f"{worst['contrast']:g}, {worst['eccentricity']:.1f} px")
+    return f"{what}: met at {met} of {len(gaps)} cells" + (tail if met < len(gaps) else "; lowest margin" + tail[7:])

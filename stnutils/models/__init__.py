@@ -8,13 +8,15 @@
 - :mod:`~stnutils.models.localisation`: the networks that decide where to look.
 - :mod:`~stnutils.models.attention`: the spatial-transformer models and their
   :class:`~stnutils.models.attention.Attention` result.
+- :mod:`~stnutils.models.colliculus`, :mod:`~stnutils.models.whatwhere`: the What/Where saccade
+  model (collicular map, saccades, the ``WhatWhere`` module).
 - :mod:`~stnutils.models.registry`: one entry per architecture; ``build_model``, ``input_size``.
 
 Every model's ``forward`` returns logits ``(N, 10)``; attention models also have
 ``attend(x) -> Attention`` (logits, theta, grid, glimpse, offset) from the same pass.
 """
-from . import attention, classifiers, localisation, registry, retina, tps, transformer
-from .attention import ATN, STN28, STN60, STN128, TPSSTN, Attention, AttentionModel, FastATN, PoloATN
+from . import attention, classifiers, colliculus, localisation, registry, retina, tps, transformer, whatwhere
+from .attention import ATN, STN28, STN60, STN128, TPSSTN, Attention, AttentionModel, FastATN, HeatATN, PoloATN
 from .classifiers import LeNet
 from .registry import (
     MODEL_NAMES,
@@ -38,10 +40,13 @@ from .transformer import (
     theta_to_offset,
     translation_theta,
 )
+from .whatwhere import WhatWhere
 
 __all__ = [
-    "attention", "classifiers", "localisation", "registry", "retina", "tps", "transformer",
-    "ATN", "STN28", "STN60", "STN128", "TPSSTN", "Attention", "AttentionModel", "FastATN", "PoloATN", "LeNet",
+    "attention", "classifiers", "colliculus", "localisation", "registry", "retina", "tps", "transformer", "whatwhere",
+    "WhatWhere",
+    "ATN", "STN28", "STN60", "STN128", "TPSSTN", "Attention", "AttentionModel", "FastATN", "HeatATN", "PoloATN",
+    "LeNet",
     "MODEL_NAMES", "REGISTRY", "ModelSpec", "build_model", "input_size", "model_device", "model_spec",
     "parameter_counts", "PolarLogRetina", "WhatWhereRetina", "code_energy",
     "SpatialTransformer", "affine_sample", "attention_theta", "offset_to_theta", "rotation_theta", "theta_angle",

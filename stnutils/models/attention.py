@@ -19,6 +19,7 @@ name                  input  design
 ``atn``               128    zoom + translation STN, localisation CNN on the full scene -> 28
 ``polo_atn``          128    translation STN, MLP on the 768-value log-polar retina -> 28
 ``fast_atn``          128    as ``atn``, localisation CNN on the scene average-pooled by 4 -> 28
+``heat_atn``          128    zoom + translation, the centre a soft-argmax over a conv heat map -> 28
 ``tps_stn``           28     thin-plate-spline STN, 4 x 4 control points -> 28 -> LeNet
 ====================  =====  ====================================================================
 """
@@ -31,13 +32,13 @@ from torch import nn
 
 from ..validation import check_positive_int, check_range
 from .classifiers import GLIMPSE, Classifier128, LeNet, check_images
-from .localisation import RetinaMLP, pooled_localisation, tutorial_localisation
+from .localisation import RetinaMLP, heat_map_net, pooled_localisation, soft_argmax, tutorial_localisation
 from .retina import PolarLogRetina
 from .tps import TPSGrid, tps_control_points
-from .transformer import SpatialTransformer, grid_sample_fill, theta_to_offset
+from .transformer import SpatialTransformer, affine_grid, attention_theta, grid_sample_fill, theta_to_offset
 
 __all__ = ["ATTENTION_SCALE", "Attention", "AttentionModel", "STN28", "STN60", "STN128", "ATN", "FastATN",
-           "PoloATN", "TPSSTN"]
+           "HeatATN", "PoloATN", "TPSSTN"]
 
 ATTENTION_SCALE = 28 / 128  # a 28-pixel glimpse of a 128 field at full resolution
 
@@ -209,6 +210,72 @@ class FastATN(ATN):
 
     def _localisation(self) -> Tuple[nn.Module, int]:
         return pooled_localisation(self._pool)
+
+
+class _LogScale(nn.Module):
+    """One learnt zoom, kept as its log (positive whatever the step): ``forward() -> scale``."""
+
+    def __init__(self, scale: float):
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.tensor(float(scale)).log())
+
+    def forward(self) -> torch.Tensor:
+        return self.log_scale.exp()
+
+
+class HeatATN(AttentionModel):
+    """Attention glimpse centred by a soft-argmax over a heat map of the coarse scene.
+
+    Not in the seed (this book's issue-14 recipe search). Where :class:`FastATN` regresses
+    the glimpse centre from a flattened feature vector, here a fully convolutional net
+    (:func:`~stnutils.models.localisation.heat_map_net`) scores every cell of a 16x16 map
+    (``pool=4``) and the centre is the softmax-weighted mean cell
+    (:func:`~stnutils.models.localisation.soft_argmax`): the same filters find the digit
+    wherever it is, which a regression head must learn position by position. The zoom is
+    one learnt scalar, starting at ``init_scale``.
+
+    Args:
+        init_scale: initial zoom, in (0, 1].
+        pool: average pooling before the heat-map net (``128 / (2 pool)`` cells a side).
+        width: channels of the heat-map net's second conv.
+        gain: the heat-map logits are multiplied by it. From a zero last conv, a softmax over
+            256 cells only peaks once logits differ by about 10; without a gain, Adam needs
+            thousands of steps to get there.
+
+    Example:
+        >>> m = HeatATN()
+        >>> out = m.attend(torch.rand(2, 1, 128, 128))
+        >>> out.glimpse.shape, float(out.offset.abs().max()) < 1e-4  # untrained: the centre
+        (torch.Size([2, 1, 28, 28]), True)
+    """
+
+    name = "heat_atn"
+    image_size = 128
+
+    def __init__(self, init_scale: float = ATTENTION_SCALE, pool: int = 4, width: int = 16, gain: float = 20.0):
+        super().__init__()
+        check_range("init_scale", init_scale, 0, 1, low_open=True)
+        check_positive_int("pool", pool)
+        if 128 % (2 * pool):
+            raise ValueError(f"pool must divide 64 (the map has 128 / (2 pool) cells a side), got {pool}")
+        check_range("gain", gain, 0, None, low_open=True)
+        self.config = {"init_scale": float(init_scale), "pool": pool, "width": width, "gain": float(gain)}
+        self.heat = heat_map_net(pool, width)
+        self.zoom = _LogScale(init_scale)
+        self.classifier = LeNet()
+
+    def attend(self, x: torch.Tensor) -> Attention:
+        check_images(x, self.image_size)
+        centre = soft_argmax(self.heat(x)[:, 0] * self.config["gain"])
+        theta = attention_theta(self.zoom().expand(len(x)), centre[:, 0], centre[:, 1])
+        grid = affine_grid(theta, GLIMPSE, x.dtype)
+        glimpse = grid_sample_fill(x, grid, fill=0.5)
+        return Attention(self.classifier(glimpse), theta, grid, glimpse, theta_to_offset(theta, self.image_size))
+
+    def parts(self) -> Dict[str, nn.Module]:
+        """``{"localisation", "head", "classifier"}``: the heat map's convs and the zoom, its last conv, LeNet."""
+        return {"localisation": nn.ModuleList([self.heat[:-1], self.zoom]), "head": self.heat[-1],
+                "classifier": self.classifier}
 
 
 class PoloATN(AttentionModel):

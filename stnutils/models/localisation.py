@@ -18,7 +18,7 @@ from torch import nn
 from ..validation import check_positive_int
 from .classifiers import _Centre, _conv_stack
 
-__all__ = ["tutorial_localisation", "pooled_localisation", "RetinaMLP"]
+__all__ = ["tutorial_localisation", "pooled_localisation", "heat_map_net", "soft_argmax", "RetinaMLP"]
 
 
 def tutorial_localisation(size: int, extra_stage: bool = False) -> Tuple[nn.Module, int]:
@@ -70,6 +70,49 @@ def pooled_localisation(pool: int, size: int = 128) -> Tuple[nn.Module, int]:
         nn.ReLU(inplace=True),
     )
     return net, 64
+
+
+def heat_map_net(pool: int, width: int = 16) -> nn.Sequential:
+    """A fully convolutional net ``(N, 1, S, S) -> (N, 1, S / (2 pool), S / (2 pool))`` of location logits.
+
+    Average-pool by ``pool``, centre to [-1, 1], conv 8@5 - leaky ReLU - max-pool 2 - conv
+    ``width``@5 - leaky ReLU - conv 1@3 ('same' padding throughout). The last conv starts at
+    zero: a uniform map (the glimpse on the centre) until the first gradient step. Being
+    convolutional, it finds a digit at 40 px with the same filters as one at the centre.
+
+    Example:
+        >>> heat_map_net(4)(torch.rand(2, 1, 128, 128)).shape
+        torch.Size([2, 1, 16, 16])
+    """
+    check_positive_int("pool", pool)
+    check_positive_int("width", width)
+    net = nn.Sequential(
+        nn.AvgPool2d(pool), _Centre(),
+        nn.Conv2d(1, 8, 5, padding=2), nn.LeakyReLU(0.1), nn.MaxPool2d(2),
+        nn.Conv2d(8, width, 5, padding=2), nn.LeakyReLU(0.1),
+        nn.Conv2d(width, 1, 3, padding=1),
+    )
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net
+
+
+def soft_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """The softmax-weighted mean cell centre of each ``(h, w)`` map, normalised: ``(N, h, w) -> (N, 2)``.
+
+    Returns ``(x, y)`` (column, row) in ``[-1, 1]`` with ``align_corners=False`` cell
+    centres, the coordinates of ``theta``'s translation. Differentiable everywhere.
+
+    Example:
+        >>> m = torch.full((1, 4, 4), -1e4); m[0, 3, 0] = 0.0  # one hot at row 3, column 0
+        >>> soft_argmax(m).tolist()
+        [[-0.75, 0.75]]
+    """
+    n, h, w = logits.shape
+    p = torch.softmax(logits.reshape(n, -1), dim=1).view(n, h, w)
+    rows = (torch.arange(h, device=logits.device, dtype=logits.dtype) + 0.5) * (2.0 / h) - 1.0
+    cols = (torch.arange(w, device=logits.device, dtype=logits.dtype) + 0.5) * (2.0 / w) - 1.0
+    return torch.stack([(p.sum(1) * cols).sum(1), (p.sum(2) * rows).sum(1)], dim=1)
 
 
 class RetinaMLP(nn.Module):

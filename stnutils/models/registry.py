@@ -23,8 +23,9 @@ import torch
 from torch import nn
 
 from ..validation import check_choice
-from .attention import ATN, STN28, STN60, STN128, TPSSTN, FastATN, PoloATN
+from .attention import ATN, STN28, STN60, STN128, TPSSTN, FastATN, HeatATN, PoloATN
 from .classifiers import LeNet
+from .whatwhere import WhatWhere
 
 __all__ = ["ModelSpec", "REGISTRY", "MODEL_NAMES", "model_spec", "input_size", "build_model", "model_device",
            "parameter_counts"]
@@ -64,7 +65,10 @@ REGISTRY: Dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("atn", ATN, 128, seed_benchmark="atn"),
     ModelSpec("polo_atn", PoloATN, 128, seed_benchmark="polo_atn_95"),
     ModelSpec("fast_atn", FastATN, 128),
+    ModelSpec("heat_atn", HeatATN, 128),
     ModelSpec("tps_stn", TPSSTN, 28),
+    # the What/Where saccade model (What LeNet + Where MLP on the log-polar retina), 1 saccade by default
+    ModelSpec("whatwhere", WhatWhere, 128, seed_benchmark="what_where_1_saccades"),
 )}
 MODEL_NAMES: Tuple[str, ...] = tuple(REGISTRY)
 

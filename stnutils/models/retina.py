@@ -21,6 +21,13 @@ entries have comparable scales for a downstream network.
 
 Bank row order: ``(orientation, azimuth, eccentricity, phase)``, C order.
 
+Options for the reference's own bank (the What/Where model of :mod:`stnutils.models.whatwhere`
+uses them; the defaults keep this project's bank): ``centre=size / 2`` (the reference centres
+its filters on pixel 64 of a 128 field, not on the field's middle 63.5), ``sf_max=0.45`` (its
+cap on the peak frequency of the innermost ring), ``norm="maxabs"`` (unit maximum absolute
+value instead of unit L2 norm) and ``band="slip"`` (the SLIP package's frequency mask
+``f_mask``, applied twice as the reference does, instead of the smooth disc).
+
 Filters are made in the Fourier domain, hence periodic: the widest ones (outer rings, tens
 of pixels across) wrap around the opposite border, as in the reference implementation,
 which built them the same way.
@@ -28,7 +35,7 @@ which built them the same way.
 from __future__ import annotations
 
 import math
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -44,6 +51,7 @@ __all__ = [
     "Retina",
     "PolarLogRetina",
     "WhatWhereRetina",
+    "REFERENCE_OPTIONS",
     "code_energy",
     "clear_cache",
 ]
@@ -103,12 +111,17 @@ def whiten(images: torch.Tensor, **kwargs) -> torch.Tensor:
     return torch.fft.ifft2(spectrum).real.to(images.dtype)
 
 
-def retina_positions(size: int, n_azimuths: int, n_eccentricities: int, rho: float = 1.41, ecc_max: float = 0.8):
+def retina_positions(size: int, n_azimuths: int, n_eccentricities: int, rho: float = 1.41, ecc_max: float = 0.8,
+                     centre: Optional[float] = None):
     """Filter centres and eccentricities of the log-polar grid.
+
+    Args:
+        centre: the pixel coordinate (row and column) of the grid's centre; default
+            ``(S - 1) / 2``, the middle of the field (the reference used ``S / 2``).
 
     Returns:
         ``positions`` ``(n_azimuths, n_eccentricities, 2)`` float64 (row, col) pixel
-        coordinates, the image centre being ``((S - 1) / 2, (S - 1) / 2)``; ``psi``
+        coordinates around ``(centre, centre)``; ``psi``
         ``(n_azimuths, n_eccentricities)`` azimuths in radians and ``ecc``
         ``(n_eccentricities,)`` relative eccentricities.
 
@@ -122,7 +135,7 @@ def retina_positions(size: int, n_azimuths: int, n_eccentricities: int, rho: flo
     radius = math.sqrt(2) * size / 2 * ecc  # pixels: ecc is relative to the half-diagonal
     az = torch.arange(n_azimuths, dtype=torch.float64)[:, None]
     psi = (az + 0.5 * (k % 2)[None, :]) * (2 * math.pi / n_azimuths)
-    centre = (size - 1) / 2
+    centre = (size - 1) / 2 if centre is None else float(centre)
     rows = centre - radius[None, :] * torch.sin(psi)
     cols = centre + radius[None, :] * torch.cos(psi)
     return torch.stack([rows, cols], dim=-1), psi, ecc
@@ -140,6 +153,10 @@ def log_gabor_bank(
     B_sf: float = 0.4,
     B_theta: float = math.pi / 12,
     whitened: bool = False,
+    centre: Optional[float] = None,
+    sf_max: Optional[float] = None,
+    norm: str = "l2",
+    band: str = "disc",
 ) -> torch.Tensor:
     """Build the ``(n_filters, size * size)`` float32 filter matrix of a log-polar retina.
 
@@ -152,6 +169,12 @@ def log_gabor_bank(
     :func:`whitening_filter`: ``<filter, whiten(x)> = <whiten(filter), x>`` because the
     whitening is symmetric, so encoding the raw scene with these rows equals encoding the
     whitened scene with the plain filters.
+
+    The reference options: ``centre`` (pixel of the grid's centre, default ``(S - 1) / 2``),
+    ``sf_max`` (cap on ``sf_0``, default none), ``norm`` (``"l2"``: zero-mean, unit L2 norm;
+    ``"maxabs"``: zero-mean, unit maximum absolute value, as SLIP's ``normalize``) and
+    ``band`` (``"disc"``: ``exp(-(f/0.5)^8)``; ``"slip"``: SLIP's ``f_mask`` squared, a
+    high-pass at the lowest frequencies times a cut-off at 0.5 cycles/pixel).
 
     Not cached: see :class:`Retina` for the cached version.
 
@@ -168,20 +191,26 @@ def log_gabor_bank(
     check_range("ecc_max", ecc_max, 0, None, low_open=True)
     check_range("B_sf", B_sf, 0, None, low_open=True)
     check_range("B_theta", B_theta, 0, None, low_open=True)
+    if sf_max is not None:
+        check_range("sf_max", sf_max, 0, 0.5, low_open=True)
+    if norm not in ("l2", "maxabs"):
+        raise ValueError(f"norm must be one of ['l2', 'maxabs'], got {norm!r}")
+    if band not in ("disc", "slip"):
+        raise ValueError(f"band must be one of ['disc', 'slip'], got {band!r}")
 
     # float32 throughout: phases reach 2 pi 0.5 * 128 ~ 400 rad, still 1e-5 rad accurate
     f_row, f_col, f = _freqs(size, torch.float32)
     f_angle = torch.atan2(-f_row, f_col)  # counter-clockwise on screen, like psi
     f_safe = torch.where(f > 0, f, torch.ones_like(f))
-    disc = torch.exp(-((f / 0.5) ** 8))
+    disc = torch.exp(-((f / 0.5) ** 8)) if band == "disc" else _slip_mask(f, size) ** 2
     white = whitening_filter(size) if whitened else None
-    positions, psi, ecc = retina_positions(size, n_azimuths, n_eccentricities, rho, ecc_max)
+    positions, psi, ecc = retina_positions(size, n_azimuths, n_eccentricities, rho, ecc_max, centre)
     positions, psi = positions.to(torch.float32), psi.to(torch.float32)
     theta_ref = torch.arange(n_orientations, dtype=torch.float32) * (math.pi / n_orientations)
 
     bank = torch.empty(n_orientations, n_azimuths, n_eccentricities, n_phases, size * size, dtype=torch.float32)
     for k in range(n_eccentricities):  # one batch of n_orientations * n_azimuths filters per ring
-        sf_0 = sf_scale / float(ecc[k])
+        sf_0 = sf_scale / float(ecc[k]) if sf_max is None else min(sf_scale / float(ecc[k]), sf_max)
         log_gauss = torch.exp(-0.5 * torch.log(f_safe / sf_0) ** 2 / B_sf**2)
         band = torch.where(f > 0, log_gauss / f_safe, torch.zeros_like(f))
         theta = theta_ref[:, None] + psi[None, :, k]  # (O, A)
@@ -196,13 +225,20 @@ def log_gabor_bank(
         zw = torch.fft.ifft2(spectrum * white) if whitened else None
         for p, part in enumerate(parts):
             part = part - part.mean(dim=(-2, -1), keepdim=True)
-            norm = part.flatten(2).norm(dim=-1).clamp_min(1e-12)[..., None, None]
+            scale = part.flatten(2).norm(dim=-1) if norm == "l2" else part.flatten(2).abs().amax(dim=-1)
+            scale = scale.clamp_min(1e-12)[..., None, None]
             if whitened:
-                part = (zw.real if p == 0 else zw.imag) / norm  # the whitened spectrum has no DC
+                part = (zw.real if p == 0 else zw.imag) / scale  # the whitened spectrum has no DC
             else:
-                part = part / norm
+                part = part / scale
             bank[:, :, k, p] = part.flatten(2)
     return bank.reshape(-1, size * size)
+
+
+def _slip_mask(f: torch.Tensor, size: int) -> torch.Tensor:
+    """SLIP's ``f_mask``: ``(1 - exp((f - 0.5) / 0.035)) [f < 0.5] (1 - exp(-f^2 / (2 (0.5 / S)^2)))``."""
+    low_pass = torch.where(f < 0.5, 1 - torch.exp((f - 0.5) / (0.5 * 0.07)), torch.zeros_like(f))
+    return low_pass * (1 - torch.exp(-0.5 * f**2 / (0.5 / size) ** 2))
 
 
 class Retina(nn.Module):
@@ -244,22 +280,26 @@ class Retina(nn.Module):
         """``1 - n_filters / S^2``: the fraction of the pixel count saved by the code."""
         return 1.0 - self.n_filters / float(self.size * self.size)
 
+    @property
+    def centre(self) -> float:
+        """Pixel coordinate (row and column) of the grid's centre: ``(S - 1) / 2`` unless set."""
+        centre = self.geometry.get("centre")
+        return (self.size - 1) / 2 if centre is None else float(centre)
+
     def positions(self) -> torch.Tensor:
         """``(n_azimuths, n_eccentricities, 2)`` (row, col) pixel centres of the filters."""
         return retina_positions(self.size, self.n_azimuths, self.n_eccentricities,
-                                self.geometry.get("rho", 1.41), self.geometry.get("ecc_max", 0.8))[0]
+                                self.geometry.get("rho", 1.41), self.geometry.get("ecc_max", 0.8), self.centre)[0]
 
     def ring_radii(self) -> "np.ndarray":
-        """``(n_eccentricities,)`` distance (pixels) of each ring of filters from the field centre."""
+        """``(n_eccentricities,)`` distance (pixels) of each ring of filters from the grid's centre."""
         pos = self.positions().detach().cpu().double().numpy()  # (A, E, 2) row, col
-        centre = (self.size - 1) / 2
-        return np.hypot(pos[0, :, 0] - centre, pos[0, :, 1] - centre)
+        return np.hypot(pos[0, :, 0] - self.centre, pos[0, :, 1] - self.centre)
 
     def azimuths(self) -> "np.ndarray":
         """``(n_azimuths, n_eccentricities)`` azimuth (radians, counter-clockwise on screen) of every position."""
         pos = self.positions().detach().cpu().double().numpy()
-        centre = (self.size - 1) / 2
-        return np.arctan2(-(pos[..., 0] - centre), pos[..., 1] - centre)
+        return np.arctan2(-(pos[..., 0] - self.centre), pos[..., 1] - self.centre)
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """``(N, 1, S, S)`` -> ``(N, n_filters)``, in the images' dtype, on their device."""
@@ -331,6 +371,9 @@ class WhatWhereRetina(Retina):
 
     2880 log-Gabor filters applied to the whitened scene (the whitening is folded into
     the filters, see :func:`log_gabor_bank`): compression 1 - 2880/16384 = 0.824.
+    ``whitened=False`` keeps the plain filters (for a scene whitened beforehand, and for
+    the collicular kernels); ``centre``, ``sf_max``, ``norm`` and ``band`` are the
+    reference's options of :func:`log_gabor_bank` (:data:`REFERENCE_OPTIONS`), off by default.
 
     Example:
         >>> r = WhatWhereRetina(size=32, n_orientations=2, n_azimuths=4, n_eccentricities=2)
@@ -340,9 +383,18 @@ class WhatWhereRetina(Retina):
 
     def __init__(self, size: int = 128, n_orientations: int = 6, n_azimuths: int = 24, n_eccentricities: int = 10,
                  n_phases: int = 2, rho: float = 1.41, ecc_max: float = 0.8, B_sf: float = 0.4,
-                 B_theta: float = math.pi / 12):
-        super().__init__(size, n_orientations, n_azimuths, n_eccentricities, n_phases, True,
-                         rho=rho, ecc_max=ecc_max, B_sf=B_sf, B_theta=B_theta)
+                 B_theta: float = math.pi / 12, whitened: bool = True, centre: Optional[float] = None,
+                 sf_max: Optional[float] = None, norm: str = "l2", band: str = "disc"):
+        options = {k: v for k, v in dict(centre=centre, sf_max=sf_max, norm=norm, band=band).items()
+                   if v != _DEFAULT_OPTIONS[k]}  # the defaults keep the cache key of the plain retina
+        super().__init__(size, n_orientations, n_azimuths, n_eccentricities, n_phases, whitened,
+                         rho=rho, ecc_max=ecc_max, B_sf=B_sf, B_theta=B_theta, **options)
+
+
+_DEFAULT_OPTIONS = dict(centre=None, sf_max=None, norm="l2", band="disc")
+#: The reference retina's options (WhereIsMyMNIST's ``Retina``) for a field of side ``S``:
+#: ``dict(REFERENCE_OPTIONS, centre=S / 2)``.
+REFERENCE_OPTIONS = dict(sf_max=0.45, norm="maxabs", band="slip")
 
 
 def code_energy(code: torch.Tensor, code_shape: Sequence[int]) -> torch.Tensor:

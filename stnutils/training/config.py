@@ -8,10 +8,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import re
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
+from ..data.datasets import ECCENTRICITY_DISTS
 from ..models.registry import MODEL_NAMES, model_spec
 from ..provenance import check_profile
 from ..validation import check_choice, check_positive_int, check_range
@@ -20,10 +23,39 @@ __all__ = ["TASKS", "OPTIMIZERS", "LR_SCHEDULES", "SCENE_SIZE", "TrainConfig"]
 
 TASKS = ("28", "60", "128")
 OPTIMIZERS = ("sgd", "adam")
-LR_SCHEDULES = ("step", "constant")
+LR_SCHEDULES = ("step", "constant", "cosine")
 _CURRICULUM_KEY = {"28": "shift_std", "60": "eccentricity_std", "128": "eccentricity_std"}
 #: Side of the scenes of each task, pixels.
 SCENE_SIZE = {"28": 28, "60": 60, "128": 128}
+#: The largest learning rate accepted: beyond it SGD and Adam only diverge (the loss goes NaN).
+MAX_LR = 10.0
+#: Upper bounds of the counts (a typo of a few zeros must not allocate terabytes or run for years).
+_MAX_COUNT = {"epochs": 100_000, "samples_per_epoch": 10_000_000, "batch_size": 100_000, "epochs_per_stage": 100_000,
+              "lr_step_size": 100_000, "test_samples": 1_000_000}
+
+
+def _finite(name: str, value, low=None, high=None, **kw) -> float:
+    """``check_range`` that also refuses infinities (``Infinity`` parses from JSON and passes ``(0, inf]``)."""
+    v = float(check_range(name, value, low, high, **kw))
+    if not math.isfinite(v):
+        lo = "(-inf" if low is None else f"{'(' if kw.get('low_open') else '['}{low:g}"
+        hi = "inf)" if high is None else f"{high:g}{')' if kw.get('high_open') else ']'}"
+        raise ValueError(f"{name} must be a finite number in {lo}, {hi}, got {value!r}")
+    return v
+
+
+def _contrast(name: str, value, pair_only: bool):
+    """A contrast in (0, 1], or a ``(c_min, c_max)`` pair of them (``pair_only``: only a pair)."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be a (c_min, c_max) pair, got {value!r}")
+        lo, hi = (float(check_range(name, c, 0, 1, low_open=True)) for c in value)
+        if lo > hi:
+            raise ValueError(f"{name} must have c_min <= c_max, got {value!r}")
+        return (lo, hi)
+    if pair_only:
+        raise ValueError(f"{name} must be a (c_min, c_max) pair, got {value!r}")
+    return float(check_range(name, value, 0, 1, low_open=True))
 
 
 @dataclass
@@ -51,14 +83,16 @@ class TrainConfig:
     lr: float = 0.01
     momentum: float = 0.9  # SGD only (the seed does not state it; 0.9 is the common choice)
     weight_decay: float = 0.0
-    lr_schedule: str = "step"  # "step": lr * lr_gamma ** (epoch // lr_step_size); "constant"
+    lr_schedule: str = "step"  # "step": lr * lr_gamma ** (epoch // lr_step_size); "constant";
+    # "cosine": lr * (1 + cos(pi t)) / 2, t the fraction of the run's steps done (changes every step)
     lr_step_size: int = 30  # epochs
     lr_gamma: float = 0.1
     # --- curriculum and scenes
     curriculum: List[float] = field(default_factory=lambda: [float(s) for s in range(16)])
     # ^ shift_std (task 28) or eccentricity_std (task 128) of each stage, pixels
     epochs_per_stage: int = 1
-    contrast: float = 0.7  # fixed digit contrast during the curriculum
+    contrast: Union[float, Tuple[float, float]] = 0.7  # digit contrast before the final phase: c or (c_min, c_max)
+    eccentricity_dist: str = "halfnormal"  # tasks 60/128: "halfnormal" |N(0, std)| or "uniform" U(0, std)
     final_contrast_epochs: int = 0  # the last epochs draw the contrast from final_contrast
     final_contrast: Tuple[float, float] = (0.3, 0.7)
     noise: float = 0.75  # MotionCloud background amplitude
@@ -83,31 +117,35 @@ class TrainConfig:
         if self.task != own_task:
             raise ValueError(f"task must be {own_task!r} for model {self.model!r} (its input size), got {self.task!r}")
         check_profile(self.profile)
-        for name in ("epochs", "samples_per_epoch", "batch_size", "epochs_per_stage", "lr_step_size", "test_samples"):
+        if not isinstance(self.schedule, str) or not self.schedule:
+            raise ValueError(f"schedule must be a non-empty string (a name of SCHEDULES or 'custom'), "
+                             f"got {self.schedule!r}")
+        for name, most in _MAX_COUNT.items():
             check_positive_int(name, getattr(self, name))
+            if getattr(self, name) > most:
+                raise ValueError(f"{name} must be a positive integer <= {most:,}, got {getattr(self, name)!r}")
         if self.samples_per_epoch % self.batch_size:
             raise ValueError(
                 f"samples_per_epoch must be a multiple of batch_size={self.batch_size}, got {self.samples_per_epoch}"
             )
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        self.lr = float(check_range("lr", self.lr, 0, None, low_open=True))
+        self.lr = float(check_range("lr", self.lr, 0, MAX_LR, low_open=True))
         self.momentum = float(check_range("momentum", self.momentum, 0, 1, high_open=True))
-        self.weight_decay = float(check_range("weight_decay", self.weight_decay, 0, None))
+        self.weight_decay = _finite("weight_decay", self.weight_decay, 0, None)
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         self.lr_gamma = float(check_range("lr_gamma", self.lr_gamma, 0, 1, low_open=True))
         if not isinstance(self.curriculum, (list, tuple)) or len(self.curriculum) == 0:
             raise ValueError(f"curriculum must be a non-empty list of stds (pixels), got {self.curriculum!r}")
-        self.curriculum = [float(check_range(f"curriculum[{k}]", s, 0, None)) for k, s in enumerate(self.curriculum)]
-        self.contrast = float(check_range("contrast", self.contrast, 0, 1, low_open=True))
+        self.curriculum = [_finite(f"curriculum[{k}]", s, 0, None) for k, s in enumerate(self.curriculum)]
+        self.contrast = _contrast("contrast", self.contrast, pair_only=False)
+        check_choice("eccentricity_dist", self.eccentricity_dist, ECCENTRICITY_DISTS)
+        if self.eccentricity_dist != "halfnormal" and self.task == "28":
+            raise ValueError(f"eccentricity_dist is for tasks '60' and '128' (NoisyMNIST128), got "
+                             f"{self.eccentricity_dist!r} with task '28'")
         if isinstance(self.final_contrast_epochs, bool) or not isinstance(self.final_contrast_epochs, int):
             raise ValueError(f"final_contrast_epochs must be an integer, got {self.final_contrast_epochs!r}")
         check_range("final_contrast_epochs", self.final_contrast_epochs, 0, self.epochs)
-        if not isinstance(self.final_contrast, (list, tuple)) or len(self.final_contrast) != 2:
-            raise ValueError(f"final_contrast must be a (c_min, c_max) pair, got {self.final_contrast!r}")
-        lo, hi = (float(check_range("final_contrast", c, 0, 1, low_open=True)) for c in self.final_contrast)
-        if lo > hi:
-            raise ValueError(f"final_contrast must have c_min <= c_max, got {self.final_contrast!r}")
-        self.final_contrast = (lo, hi)
+        self.final_contrast = _contrast("final_contrast", self.final_contrast, pair_only=True)
         self.noise = float(check_range("noise", self.noise, 0, 1))
         self.rotation = float(check_range("rotation", self.rotation, 0, 180))
         if not isinstance(self.stage_snapshots, bool):
@@ -115,12 +153,14 @@ class TrainConfig:
         if self.rotation > 0 and self.task != "28":
             raise ValueError(f"rotation is only for task '28' (NoisyMNIST28), got rotation={self.rotation} "
                              f"with task {self.task!r}")
-        self.aux_location_weight = float(check_range("aux_location_weight", self.aux_location_weight, 0, None))
+        self.aux_location_weight = _finite("aux_location_weight", self.aux_location_weight, 0, None)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
             raise ValueError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
-        if not isinstance(self.device, str) or not self.device:
+        if not isinstance(self.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
             raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {self.device!r}")
         if self.data_root is not None:
+            if not isinstance(self.data_root, (str, os.PathLike)) or self.data_root == "":
+                raise ValueError(f"data_root must be a folder path (str) or None, got {self.data_root!r}")
             self.data_root = os.fspath(self.data_root)
 
     @property
@@ -132,6 +172,8 @@ class TrainConfig:
         """A JSON-serialisable dict (tuples become lists)."""
         d = dataclasses.asdict(self)
         d["final_contrast"] = list(self.final_contrast)
+        if isinstance(self.contrast, tuple):
+            d["contrast"] = list(self.contrast)
         return d
 
     @classmethod

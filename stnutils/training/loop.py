@@ -13,6 +13,12 @@ evaluation loop, :func:`stnutils.evaluation.loop.predictions`), appends one dict
 history and writes ``history.json`` and ``checkpoint.pt`` (atomically). At the end
 ``model.pt`` holds the weights for :func:`stnutils.training.checkpoint.load_model`.
 
+What a run survives: a second training into the same folder is refused while the first
+holds the folder's lock (:mod:`stnutils.training.lock`); a run killed at any point leaves
+the previous complete ``checkpoint.pt``, and ``resume`` removes the temporary files the
+kill left; a NaN or infinite loss stops the run (:class:`TrainingDivergedError`) before
+anything of that epoch is written.
+
 Everything random derives from ``(seed, epoch)``: scenes, their order, and torch's
 generator (dropout) are re-seeded at each epoch, so a resumed run ends with exactly the
 weights of an uninterrupted one, and ``torchrun --nproc_per_node=N`` sees the same global
@@ -24,8 +30,10 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -38,20 +46,28 @@ from tqdm import tqdm
 
 from ..data import NoisyMNIST28, NoisyMNIST128
 from ..evaluation.loop import predictions
-from ..io import read_json, write_json
+from ..io import read_json, remove_stale_temporaries, write_json
 from ..models.registry import build_model
 from ..provenance import provenance, resolve_device
 from . import distributed
 from .checkpoint import load_checkpoint, load_model, save_model
 from .config import SCENE_SIZE, TrainConfig
+from .lock import run_lock
+from .progress import RunProgress
 from .schedules import get_lr, stage_of
 
-__all__ = ["location_loss", "make_dataset", "fit", "load_history", "load_snapshots", "stage_ends"]
+__all__ = ["location_loss", "make_dataset", "fit", "load_history", "load_snapshots", "stage_ends",
+           "TrainingDivergedError"]
 
 # A resumed run must train the same thing; only these may differ from the saved config.
 _MAY_CHANGE_ON_RESUME = ("epochs", "device", "data_root")
 _EVAL_BATCH = 250
 _MNIST_TRAIN = 60_000  # digits in the training split
+_CHECK_EVERY = {"cpu": 1, "cuda": 25}  # steps between two finiteness checks of the loss (a sync on CUDA)
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss (or the weights) became NaN or infinite: the run stopped before writing that epoch."""
 
 
 def location_loss(predicted: torch.Tensor, offsets: torch.Tensor, size: int) -> torch.Tensor:
@@ -76,7 +92,8 @@ def make_dataset(cfg: TrainConfig, train: bool, seed: int, std: float, contrast,
     if cfg.task == "28":
         return NoisyMNIST28(shift_std=std, rotation=cfg.rotation, **common)
     size = SCENE_SIZE[cfg.task]
-    return NoisyMNIST128(size=size, eccentricity_std=std, eccentricity_max=min(40.0, (size - 28) / 2), **common)
+    return NoisyMNIST128(size=size, eccentricity_std=std, eccentricity_max=min(40.0, (size - 28) / 2),
+                         eccentricity_dist=cfg.eccentricity_dist, **common)
 
 
 def _epoch_indices(cfg: TrainConfig, epoch: int, length: int) -> torch.Tensor:
@@ -153,17 +170,34 @@ class _Step(nn.Module):
         return loss, loss, torch.zeros_like(loss), logits
 
 
-def _train_epoch(cfg, step, optimizer, dataset, indices, ctx, device, desc: str, progress) -> dict:
-    """One pass over ``indices`` in global batches of ``cfg.batch_size``; returns epoch means."""
+def _diverged(cfg: TrainConfig, epoch: int, where: str, value) -> TrainingDivergedError:
+    kept = f"checkpoint.pt keeps epoch {epoch}, the last finite state" if epoch else "no checkpoint was written"
+    return TrainingDivergedError(
+        f"training diverged: {where} is {value} at epoch {epoch + 1}/{cfg.epochs} (lr {cfg.lr:g}, "
+        f"{cfg.optimizer}); stopped before writing anything of this epoch ({kept}). Lower the learning rate "
+        f"(--set lr=...) and start again with --overwrite, or check the data.")
+
+
+def _train_epoch(cfg, step, optimizer, dataset, indices, ctx, device, epoch: int, meter: RunProgress) -> dict:
+    """One pass over ``indices`` in global batches of ``cfg.batch_size``; returns epoch means.
+
+    Raises:
+        TrainingDivergedError: a NaN or infinite loss (checked every step on CPU, every
+            ``_CHECK_EVERY["cuda"]`` steps on CUDA, and on the epoch's sums under torchrun).
+    """
     step.train()
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss, aux loss, correct, count
     n_batches = len(indices) // cfg.batch_size
-    bar = tqdm(range(n_batches), desc=desc, unit="batch", leave=False,
-               disable=(not ctx.is_main) or (None if progress is None else not progress))
-    for b in bar:
+    every = _CHECK_EVERY.get(torch.device(device).type, 25) if ctx.world_size == 1 else 0  # ranks stop together
+    for b in meter.batches(epoch, n_batches, cfg.batch_size):
+        if cfg.lr_schedule == "cosine":  # the only schedule that moves within an epoch
+            for group in optimizer.param_groups:
+                group["lr"] = get_lr(cfg, epoch, b / n_batches)
         local = distributed.shard(indices[b * cfg.batch_size : (b + 1) * cfg.batch_size], ctx)
         images, labels, offsets = dataset.batch(local)
         total, loss, aux, logits = step(images, labels, offsets)
+        if every and b % every == 0 and not bool(torch.isfinite(total.detach())):
+            raise _diverged(cfg, epoch, f"the loss of batch {b + 1}/{n_batches}", total.item())
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
@@ -174,6 +208,8 @@ def _train_epoch(cfg, step, optimizer, dataset, indices, ctx, device, desc: str,
         sums[2] += (logits.argmax(1) == labels).sum()
         sums[3] += n
     loss_sum, aux_sum, correct, count = distributed.all_reduce_sum(sums.tolist(), ctx, device)
+    if not (math.isfinite(loss_sum) and math.isfinite(aux_sum)):
+        raise _diverged(cfg, epoch, "the epoch's mean loss", loss_sum / count)
     return {"loss": loss_sum / count, "aux_loss": aux_sum / count, "train_acc": correct / count}
 
 
@@ -190,7 +226,12 @@ def load_snapshots(run_dir: Union[str, os.PathLike], device="cpu") -> List[Tuple
 
 def _resume_state(cfg: TrainConfig, ckpt_path: Path, resume: bool, overwrite: bool) -> Optional[dict]:
     """The checkpoint to continue from (``resume``), or None to start afresh; checked before any write."""
+    model_path = ckpt_path.parent / "model.pt"
     if not ckpt_path.exists():
+        if model_path.exists() and not overwrite:  # a finished model is work too
+            raise FileExistsError(f"{model_path} exists but {ckpt_path.name} does not, so there is nothing to "
+                                  f"{'resume' if resume else 'continue'}: pass overwrite=True to train "
+                                  f"{ckpt_path.parent} again (--overwrite), or choose another folder")
         return None
     if not resume:
         if overwrite:
@@ -237,9 +278,20 @@ def _epoch_record(cfg: TrainConfig, epoch: int, stage: dict, lr: float, stats: d
     return row
 
 
+def _check_finite(cfg: TrainConfig, model: nn.Module, row: dict) -> None:
+    """Refuse to save an epoch whose losses or weights are not finite (it would replace a good checkpoint)."""
+    for key in ("loss", "test_loss", "aux_loss"):
+        if key in row and not math.isfinite(row[key]):
+            raise _diverged(cfg, row["epoch"] - 1, key, row[key])
+    for name, value in model.state_dict().items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise _diverged(cfg, row["epoch"] - 1, f"weight {name!r}", "not finite")
+
+
 def _write_epoch(cfg: TrainConfig, out_dir: Path, model, optimizer, history: List[dict], verbose: bool) -> None:
     """Checkpoint, history and (at a stage's end) snapshot after an epoch; one summary line."""
     row = history[-1]
+    _check_finite(cfg, model, row)
     save_model(out_dir / "checkpoint.pt", model, optimizer=optimizer, extra={
         "kind": "train", "epoch": row["epoch"], "config": cfg.to_dict(), "history": history,
         "torch_rng_state": torch.get_rng_state(),  # for the record: each epoch re-seeds
@@ -263,6 +315,9 @@ def _start_run(cfg: TrainConfig, out_dir: Path, model, ctx, device, start_epoch:
     run_info = {"provenance": json.loads(json.dumps(provenance(cfg.profile, device))) if ctx.is_main else None,
                 "world_size": ctx.world_size, "start_epoch": start_epoch}
     if ctx.is_main:
+        if start_epoch == 0:  # a fresh start (no checkpoint, or overwrite): the previous run's files go
+            for old in [out_dir / "model.pt", out_dir / "history.json", *(out_dir / "snapshots").glob("epoch*.pt")]:
+                old.unlink(missing_ok=True)
         write_json(cfg.to_dict(), out_dir / "config.json")
         write_json(run_info, out_dir / "run.json")
         if cfg.stage_snapshots and start_epoch == 0:
@@ -271,7 +326,7 @@ def _start_run(cfg: TrainConfig, out_dir: Path, model, ctx, device, start_epoch:
 
 
 def _run_epoch(cfg: TrainConfig, epoch: int, model, step, optimizer, ctx, device, samples: int,
-               progress) -> dict:
+               meter: RunProgress) -> dict:
     """Train 0-based ``epoch`` at its stage's difficulty, test on the fixed test scenes; its history entry."""
     t0, stage, lr = time.time(), stage_of(cfg, epoch), get_lr(cfg, epoch)
     for group in optimizer.param_groups:
@@ -281,13 +336,25 @@ def _run_epoch(cfg: TrainConfig, epoch: int, model, step, optimizer, ctx, device
     train_set = make_dataset(cfg, True, _derive_seed(cfg.seed, "train", epoch), stage["std"], stage["contrast"],
                              device, length=length)
     indices = _epoch_indices(cfg, epoch, len(train_set))
-    stats = _train_epoch(cfg, step, optimizer, train_set, indices, ctx, device,
-                         f"epoch {epoch + 1}/{cfg.epochs}", progress)
+    stats = _train_epoch(cfg, step, optimizer, train_set, indices, ctx, device, epoch, meter)
     # the same test scenes (seed, digits) every epoch, drawn at the epoch's difficulty
     test_set = make_dataset(cfg, False, _derive_seed(cfg.seed, "test"), stage["std"], stage["contrast"], device,
                             length=cfg.test_samples)
     test = _test_pass(model, test_set, ctx, device)
     return _epoch_record(cfg, epoch, stage, lr, stats, test, time.time() - t0, samples + len(indices))
+
+
+@contextlib.contextmanager
+def _claim(out_dir: Path, verbose: bool):
+    """Hold ``out_dir``'s lock (the writing process only) and remove what a killed write left there."""
+    say = tqdm.write if verbose else None
+    main = distributed.env_world()[0] == 0
+    with run_lock(out_dir, enabled=main, say=say):
+        if main:
+            for path in remove_stale_temporaries(out_dir) + remove_stale_temporaries(out_dir / "snapshots"):
+                if say:
+                    say(f"removed {path.parent.name}/{path.name}, left by an interrupted write")
+        yield
 
 
 def fit(
@@ -314,9 +381,12 @@ def fit(
             saved one except for ``epochs``, ``device`` and ``data_root``.
         model: train this module instead of ``build_model(cfg.model, **cfg.model_config)``;
             it needs ``name`` and ``config`` attributes to be saved.
-        overwrite: start afresh even if ``out_dir`` holds a checkpoint (replaced only when the
-            first new epoch is saved). Without it, or ``resume``, that is an error.
+        overwrite: start afresh even if ``out_dir`` holds a checkpoint or a model (the old
+            checkpoint is replaced when the first new epoch is saved; the old model.pt, history
+            and snapshots go at the start). Without it, or ``resume``, that is an error.
         progress: a progress bar per epoch: None (when writing to a terminal), True, False.
+            Status lines go to the terminal when ``$STNUTILS_PROGRESS`` is set
+            (:mod:`stnutils.training.progress`).
         verbose: print one summary line per epoch.
 
     Returns:
@@ -327,12 +397,21 @@ def fit(
         ``samples`` (training samples seen so far).
 
     Raises:
-        FileExistsError: ``out_dir`` holds a checkpoint and neither ``resume`` nor ``overwrite``.
+        FileExistsError: ``out_dir`` holds a checkpoint (or a model) and neither ``resume`` nor
+            ``overwrite``.
+        RunLockedError: (a ``FileExistsError``) another process is training into ``out_dir``.
+        TrainingDivergedError: the loss became NaN or infinite; the last checkpoint is kept.
         ValueError: a config that cannot be trained here, or one that differs from the checkpoint.
     """
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
     out_dir = Path(out_dir)
+    with _claim(out_dir, verbose):
+        return _fit(cfg, out_dir, resume, model, overwrite, progress, verbose)
+
+
+def _fit(cfg: TrainConfig, out_dir: Path, resume: bool, model, overwrite: bool, progress, verbose: bool):
+    """:func:`fit` once the folder is this process's."""
     saved = _resume_state(cfg, out_dir / "checkpoint.pt", resume, overwrite)  # bad input costs no file
     ctx, device = distributed.setup(resolve_device(cfg.device))  # under torchrun: this rank's GPU
     try:
@@ -348,9 +427,11 @@ def fit(
             history, start_epoch = list(saved["extra"]["history"]), int(saved["extra"]["epoch"])
         step = distributed.wrap_model(_Step(model, cfg.aux_location_weight, SCENE_SIZE[cfg.task]), ctx, device)
         run_info, t_start = _start_run(cfg, out_dir, model, ctx, device, start_epoch), time.time()
+        meter = RunProgress(cfg.schedule if cfg.schedule != "custom" else cfg.model, cfg.profile, cfg.epochs,
+                            progress, ctx.is_main)
         for epoch in range(start_epoch, cfg.epochs):
             samples = history[-1]["samples"] if history else 0
-            history.append(_run_epoch(cfg, epoch, model, step, optimizer, ctx, device, samples, progress))
+            history.append(_run_epoch(cfg, epoch, model, step, optimizer, ctx, device, samples, meter))
             if ctx.is_main:
                 _write_epoch(cfg, out_dir, model, optimizer, history, verbose)
         if ctx.is_main:

@@ -9,7 +9,9 @@ different configuration (the schedule was edited since) is retrained and the cal
 why, and with ``train_missing=False`` a missing or stale run is an error that names the
 folder and the command that trains it.
 
-The root is ``root``, else ``$STNUTILS_RUNS``, else ``./runs`` (git-ignored).
+The root is ``root``, else ``$STNUTILS_RUNS``, else ``./runs`` (git-ignored). What the calls
+print names run folders relative to the working directory (or to the runs root,
+:func:`shown_path`), so an executed notebook names no folder of the machine that ran it.
 
 Example:
     >>> run_dir("stn28", "quick", seed=0, root="runs").as_posix()
@@ -17,6 +19,7 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +30,11 @@ from torch import nn
 from ..provenance import check_profile, resolve_device
 from ..validation import check_choice
 from .checkpoint import load_checkpoint, load_model
+from .lock import RunLockedError, wait_until_free
 from .loop import fit
 from .schedules import SCHEDULES, get_config
 
-__all__ = ["RUNS_ENV", "TrainedRun", "runs_root", "run_dir", "trained_model", "config_differences"]
+__all__ = ["RUNS_ENV", "TrainedRun", "runs_root", "run_dir", "trained_model", "config_differences", "shown_path"]
 
 RUNS_ENV = "STNUTILS_RUNS"
 # Settings that say where a run happened, not what was trained: they may differ.
@@ -73,6 +77,24 @@ def run_dir(schedule: str, profile: str, seed: int = 0, root: Optional[PathLike]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     return runs_root(root) / profile / f"{schedule}-seed{seed}"
+
+
+def shown_path(path: PathLike, root: Optional[PathLike] = None) -> str:
+    """``path`` as printed: relative to the working directory when inside it, else relative to the runs
+    root (``$STNUTILS_RUNS/...`` when the variable set the root), else as given.
+
+    Example:
+        >>> shown_path(Path.cwd() / "runs" / "quick" / "atn-seed0")
+        'runs/quick/atn-seed0'
+    """
+    path = Path(path)
+    with contextlib.suppress(ValueError, OSError):
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    base = runs_root(root)
+    with contextlib.suppress(ValueError, OSError):
+        inside = path.resolve().relative_to(base.resolve()).as_posix()
+        return f"${RUNS_ENV}/{inside}" if root is None and os.environ.get(RUNS_ENV) else f"{base.name}/{inside}"
+    return path.as_posix()
 
 
 def config_differences(saved: dict, wanted: dict, ignore=()) -> List[str]:
@@ -122,7 +144,8 @@ def trained_model(
         device: where to train and to put the model (``'cpu'``, ``'cuda'``, ``'auto'``).
         data_root: folder holding ``MNIST/raw`` (default ``$STNUTILS_DATA``).
         root: the runs folder (default ``$STNUTILS_RUNS``, else ``./runs``).
-        train_missing: train when the run is missing, unfinished or stale; if False, raise.
+        train_missing: train when the run is missing, unfinished or stale; if False, raise. When
+            another process is training the same run folder, wait for it and use its result.
         progress: per-epoch progress bars while training (None: when on a terminal).
         verbose: say what was loaded or trained, and the per-epoch lines while training.
 
@@ -131,6 +154,11 @@ def trained_model(
         RuntimeError: the saved run was trained with another configuration and
             ``train_missing`` is False (the message lists the differences).
     """
+    from .whatwhere import is_two_stage, trained_two_stage  # imports this module
+
+    if is_two_stage(schedule):  # the What/Where model: its What stage, accuracy map and Where stage
+        return trained_two_stage(schedule, profile, seed=seed, device=device, data_root=data_root, root=root,
+                                 train_missing=train_missing, progress=progress, verbose=verbose)
     folder = run_dir(schedule, profile, seed, root)
     device = resolve_device(device)
     data_root = None if data_root is None else os.fspath(data_root)
@@ -147,11 +175,12 @@ def trained_model(
             prov = ckpt["extra"].get("provenance") or {}
             if verbose:
                 last = ckpt["extra"]["history"][-1]
-                print(f"Loaded {schedule} ({profile}) from {folder}: {len(ckpt['extra']['history'])} epochs, "
+                print(f"Loaded {schedule} ({profile}) from {shown_path(folder, root)}: "
+                      f"{len(ckpt['extra']['history'])} epochs, "
                       f"final test accuracy {last['test_acc']:.3f}, trained on {prov.get('device', '?')} "
                       f"at commit {prov.get('git_commit', '?')}")
             return TrainedRun(model, list(ckpt["extra"]["history"]), folder, ckpt["extra"]["config"], prov, False)
-        reason = f"{model_path} was trained with another configuration ({'; '.join(differences)})"
+        reason = f"{shown_path(model_path, root)} was trained with another configuration ({'; '.join(differences)})"
         if not train_missing:
             raise RuntimeError(f"{reason}; retrain it with `{_train_command(schedule, profile, seed, folder)} "
                                f"--overwrite` or call trained_model(..., train_missing=True)")
@@ -171,8 +200,15 @@ def trained_model(
     if verbose:
         why = reason or ("resuming the unfinished run" if resume else "no trained run yet")
         print(f"Training {schedule} ({profile}, {cfg.epochs} epochs x {cfg.samples_per_epoch} scenes) "
-              f"into {folder}: {why}")
-    history = fit(cfg, folder, resume=resume, overwrite=not resume, progress=progress, verbose=verbose)
+              f"into {shown_path(folder, root)}: {why}")
+    try:
+        history = fit(cfg, folder, resume=resume, overwrite=not resume, progress=progress, verbose=verbose)
+    except RunLockedError:  # another build trains this very run (a shared runs folder): use its result
+        if verbose:
+            print(f"Waiting for the process that is training {shown_path(folder, root)} to finish")
+        wait_until_free(folder)
+        return trained_model(schedule, profile, seed=seed, device=device, data_root=data_root, root=root,
+                             train_missing=train_missing, progress=progress, verbose=verbose)
     ckpt = load_checkpoint(model_path)
     model = load_model(model_path, device)
     return TrainedRun(model, history, folder, ckpt["extra"]["config"], ckpt["extra"].get("provenance") or {}, True)

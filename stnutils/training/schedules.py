@@ -16,6 +16,7 @@ Example:
 """
 from __future__ import annotations
 
+import math
 from typing import List, Optional
 
 from ..models.registry import model_spec
@@ -66,6 +67,27 @@ SCHEDULES = {
     # and weights 1 and 10 left the localisation untrained under the classification loss.
     "fast_atn_aux": dict(_128, model="fast_atn", optimizer="adam", lr=1e-3, lr_step_size=10, lr_gamma=0.5,
                          aux_location_weight=100.0),
+    # Not in the seed: the issue-14 recipe (lab note, week 10). The glimpse centre from a soft-argmax
+    # heat map, the auxiliary location target, no curriculum (eccentricity uniform in 0..40 px
+    # from the first step), contrast U(0.3, 0.7) throughout, Adam 1e-3 with a cosine decay.
+    # full: 11 x 60,000 = 660,000 scenes, a tenth of the seed's STN 128x128 schedule (6.6M).
+    "heat_atn": dict(model="heat_atn", curriculum=[40.0], eccentricity_dist="uniform", contrast=(0.3, 0.7),
+                     optimizer="adam", lr=1e-3, lr_schedule="cosine", aux_location_weight=100.0, profiles={
+                         "full": dict(epochs=11), "quick": dict(epochs=11), "smoke": dict(epochs=2)}),
+    # The What/Where model (Daucé et al. 2020), two stages (stnutils.training.whatwhere): the What
+    # pathway's own recipe (Adam 0.005, contrast U(0.3, 0.7) throughout, shift std 0..15 with 5
+    # epochs a stage), then the Where pathway (Adam 1e-4, the run behind the published figures:
+    # eccentricity std 30 px clipped to 40, contrast 0.7, 60 epochs). "profiles": per-profile sizes.
+    "what_pathway": dict(_28, model="lenet", optimizer="adam", lr=0.005, final_contrast_epochs=80, profiles={
+        "full": dict(epochs_per_stage=5, epochs=80, final_contrast_epochs=80),
+        "quick": dict(epochs_per_stage=1, epochs=16, final_contrast_epochs=16, samples_per_epoch=20_000),
+        "smoke": dict(final_contrast_epochs=2)}),
+    "whatwhere": dict(model="whatwhere", curriculum=[30.0], optimizer="adam", lr=1e-4, lr_schedule="constant",
+                      contrast=0.7, profiles={
+                          "full": dict(epochs_per_stage=60),
+                          # quick: batch 25 (4x the Adam steps per scene; the Where net is step-limited)
+                          "quick": dict(epochs_per_stage=4, samples_per_epoch=25_000, batch_size=25,
+                                        test_samples=500)}),
 }
 
 # Sizes per task and profile. full: the seed (60,000 scenes an epoch, 20 or 10 epochs a
@@ -111,10 +133,11 @@ def get_config(name: str, profile: str = "quick", **overrides) -> TrainConfig:
     check_profile(profile)
     base = dict(SCHEDULES[name])
     decay_per_stage = base.pop("decay_per_stage", False)
+    own_sizes = base.pop("profiles", {})  # a schedule's own sizes per profile, over the task's
     task = model_spec(base["model"]).task
     full = dict(base)
-    full.update(_SIZES[(task, "full")])
-    sizes = dict(_SIZES[(task, profile)])
+    full.update(_SIZES[(task, "full")], **own_sizes.get("full", {}))
+    sizes = dict(_SIZES[(task, profile)], **own_sizes.get(profile, {}))
     if profile == "quick" and name in _QUICK_SAMPLES:
         sizes["samples_per_epoch"] = _QUICK_SAMPLES[name]
     cfg = dict(full, **sizes, schedule=name, profile=profile)
@@ -150,7 +173,8 @@ def schedule_table(profiles=("smoke", "quick", "full")) -> List[dict]:
                 schedule=name, profile=profile, model=c.model, epochs=c.epochs,
                 samples_per_epoch=c.samples_per_epoch, total_samples=c.epochs * c.samples_per_epoch,
                 optimizer=c.optimizer, lr=c.lr,
-                lr_steps=("constant" if c.lr_schedule == "constant" else f"x{c.lr_gamma:g}/{c.lr_step_size}ep"),
+                lr_steps=(c.lr_schedule if c.lr_schedule in ("constant", "cosine")
+                          else f"x{c.lr_gamma:g}/{c.lr_step_size}ep"),
                 stages=f"{c.curriculum_key}={c.curriculum[0]:g}..{c.curriculum[-1]:g},{c.epochs_per_stage}ep/stage",
                 final_contrast_epochs=c.final_contrast_epochs,
             ))
@@ -161,7 +185,8 @@ def schedule_table(profiles=("smoke", "quick", "full")) -> List[dict]:
 def stage_of(cfg: TrainConfig, epoch: int) -> dict:
     """The curriculum stage of 0-based ``epoch``: ``{stage, std, contrast}``.
 
-    ``contrast`` is a float, or a ``(c_min, c_max)`` tuple in the final contrast phase.
+    ``contrast`` is a float, or a ``(c_min, c_max)`` tuple (the final contrast phase, or a
+    schedule whose ``contrast`` is a range throughout).
 
     Example:
         >>> cfg = get_config("stn28", "full")
@@ -174,10 +199,22 @@ def stage_of(cfg: TrainConfig, epoch: int) -> dict:
     return {"stage": stage, "std": cfg.curriculum[stage], "contrast": contrast}
 
 
-def get_lr(cfg: TrainConfig, epoch: int) -> float:
-    """Learning rate of 0-based ``epoch`` (a step schedule as a pure function: nothing to save)."""
+def get_lr(cfg: TrainConfig, epoch: int, fraction: float = 0.0) -> float:
+    """Learning rate of 0-based ``epoch``, ``fraction`` in [0, 1) of the way through it.
+
+    A pure function of the position in the run (nothing to save, resuming needs no state).
+    Only ``"cosine"`` changes within an epoch: ``lr (1 + cos(pi t)) / 2`` with ``t`` the
+    fraction of the run done, from ``lr`` at the first step to 0 after the last.
+
+    Example:
+        >>> cfg = TrainConfig(model="lenet", epochs=4, samples_per_epoch=100, lr=0.1, lr_schedule="cosine")
+        >>> [round(get_lr(cfg, e), 4) for e in (0, 2)], round(get_lr(cfg, 3, 0.5), 4)
+        ([0.1, 0.05], 0.0038)
+    """
     if cfg.lr_schedule == "constant":
         return cfg.lr
+    if cfg.lr_schedule == "cosine":
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * (epoch + fraction) / cfg.epochs))
     return cfg.lr * cfg.lr_gamma ** (epoch // cfg.lr_step_size)
 
 

@@ -21,7 +21,8 @@ from ..evaluation.reference import seed_label
 from ..evaluation.results import eccentricity_key, group_rows
 from ._common import to_numpy
 
-__all__ = ["plot_accuracy_maps", "plot_benchmark", "plot_contrast_accuracy", "plot_accuracy_by_angle"]
+__all__ = ["plot_accuracy_maps", "plot_benchmark", "plot_contrast_accuracy", "plot_accuracy_by_angle",
+           "plot_compute_accuracy"]
 
 
 def plot_accuracy_maps(
@@ -91,9 +92,18 @@ def _row_label(model: str, profile: str) -> str:
 
 
 def _curves(rows: Iterable[dict]):
-    """``{(model, profile): {contrast: (eccentricities, accuracies)}}`` sorted by eccentricity."""
-    return {key: {c: (np.array(sorted(v)), np.array([v[e] for e in sorted(v)])) for c, v in per.items()}
-            for key, per in group_rows(rows).items()}
+    """``{(model, profile): {contrast: (eccentricities, accuracies, stds or None)}}`` sorted by eccentricity."""
+    rows = list(rows)
+    spread = group_rows(rows, "std")
+    out = {}
+    for key, per in group_rows(rows).items():
+        out[key] = {}
+        for c, v in per.items():
+            eccs = sorted(v)
+            s = spread.get(key, {}).get(c, {})
+            std = np.array([s.get(e, np.nan) for e in eccs]) if s else None
+            out[key][c] = (np.array(eccs), np.array([v[e] for e in eccs]), std)
+    return out
 
 
 def plot_benchmark(
@@ -108,7 +118,8 @@ def plot_benchmark(
     """Accuracy vs eccentricity, one panel per contrast: this book's models and the reference.
 
     Args:
-        rows: benchmark rows (:func:`stnutils.evaluation.metrics.benchmark`), drawn solid with markers.
+        rows: benchmark rows (:func:`stnutils.evaluation.metrics.benchmark`), drawn solid with markers;
+            rows with a ``std`` (:func:`stnutils.evaluation.results.aggregate_seeds`) get error bars.
         reference_rows: rows drawn dashed (e.g. :func:`stnutils.evaluation.reference.seed_rows`; pick
             models with its ``models=`` argument).
         models: names from ``rows`` to draw (default: all).
@@ -148,9 +159,12 @@ def plot_benchmark(
         for ax, c in zip(axes, contrasts):
             if c not in per:
                 continue
-            x, y = per[c]
-            (line,) = ax.plot(x, y, ls=ls, marker=marker, ms=3.5, lw=1.6 if ls == "-" else 1.1,
-                              color=(colors or {}).get(key[0], colours[n_line % len(colours)]), label=label)
+            x, y, std = per[c]
+            colour = (colors or {}).get(key[0], colours[n_line % len(colours)])
+            (line,) = ax.plot(x, y, ls=ls, marker=marker, ms=3.5, lw=1.6 if ls == "-" else 1.1, color=colour,
+                              label=label)
+            if std is not None:  # rows aggregated over training seeds: mean ± std as error bars
+                ax.errorbar(x, y, yerr=np.nan_to_num(std), fmt="none", ecolor=colour, elinewidth=1, capsize=2)
             handles.setdefault(label, line)
     for k, (ax, c) in enumerate(zip(axes, contrasts)):
         chance_line = ax.axhline(chance, color="gray", ls=":", lw=1.2, label=f"chance ({chance:g})")
@@ -275,4 +289,73 @@ def plot_accuracy_by_angle(curves: Dict[str, Tuple[np.ndarray, np.ndarray]], tit
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower center")
     ax.set_title(title if title is not None else "Accuracy against the rotation of the digit", fontsize=10)
+    return fig
+
+
+def plot_compute_accuracy(summary: Sequence[dict], reference: Optional[Sequence[dict]] = None,
+                          budget: Optional[float] = None, labels: Optional[Dict[str, str]] = None,
+                          title: Optional[str] = None, chance: float = 0.1, size: float = 3.6):
+    """Accuracy against training compute: one point per model and contrast, scenes on a log axis.
+
+    Args:
+        summary: :func:`stnutils.evaluation.tables.compute_summary` records of this book
+            (filled markers; error bars: the std over training seeds where there is one).
+        reference: the same for reference models (hollow squares), e.g. the seed's rows
+            summarised with ``scenes=SEED_TRAINING_SCENES``.
+        budget: a number of training scenes drawn as a vertical line (e.g. a tenth of the seed's).
+        labels: legend labels ``{model: label}`` (default ``"model (profile)"``).
+        title: the figure's title.
+        chance: the chance level, a dotted line.
+
+    Returns:
+        the figure, one axes per contrast; records without ``train_scenes`` are left out.
+
+    Example:
+        >>> s = [dict(model="m", profile="quick", train_scenes=1e5, contrasts=[0.7], mean=[0.8], std=[0.02])]
+        >>> fig = plot_compute_accuracy(s, budget=6.6e5)
+        >>> fig.axes[0].get_xscale(), fig.axes[0].get_xlabel()
+        ('log', 'training scenes seen')
+    """
+    own = [r for r in summary if r.get("train_scenes")]
+    ref = [r for r in (reference or []) if r.get("train_scenes")]
+    if not own and not ref:
+        raise ValueError("summary must hold at least one record with train_scenes, got 0")
+    labels = dict(labels or {})
+    contrasts = sorted({c for r in own + ref for c in r["contrasts"]})
+    fig, axes = plt.subplots(1, len(contrasts), figsize=(size * len(contrasts) + 2.4, size + 0.4), squeeze=False,
+                             sharey=True, layout="constrained")
+    colours = plt.get_cmap("tab10" if len(own) + len(ref) <= 10 else "tab20").colors
+    handles: dict = {}
+    for n_rec, (rec, hollow) in enumerate([(r, False) for r in own] + [(r, True) for r in ref]):
+        label = labels.get(rec["model"], _row_label(rec["model"], rec["profile"]))
+        colour = colours[n_rec % len(colours)]
+        for ax, c in zip(axes[0], contrasts):
+            if c not in rec["contrasts"]:
+                continue
+            k = rec["contrasts"].index(c)
+            if rec["mean"][k] is None:
+                continue
+            std = (rec.get("std") or [None] * len(rec["contrasts"]))[k]
+            marker = ax.errorbar([rec["train_scenes"]], [rec["mean"][k]], yerr=None if std is None else [std],
+                                 fmt="s" if hollow else "o", ms=6, capsize=3, color=colour,
+                                 mfc="none" if hollow else colour, label=label)
+            handles.setdefault(label, marker)
+    for k, (ax, c) in enumerate(zip(axes[0], contrasts)):
+        line = ax.axhline(chance, color="gray", ls=":", lw=1.2)
+        if budget is not None:
+            ax.axvline(float(budget), color="gray", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_title(f"contrast {c:g}", fontsize=10)
+        ax.set_xlabel("training scenes seen")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3, which="both")
+        if k == 0:
+            ax.set_ylabel("mean accuracy over the eccentricities")
+    handles[f"chance ({chance:g})"] = line
+    legend_title = "filled: this book\nhollow: reference"
+    if budget is not None:
+        legend_title += f"\ndashed: {budget:,.0f} scenes"
+    fig.legend(list(handles.values()), list(handles), loc="outside right upper", fontsize=8, title=legend_title,
+               title_fontsize=8)
+    fig.suptitle(title if title is not None else "Accuracy against training compute", fontsize=11)
     return fig

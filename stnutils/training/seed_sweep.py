@@ -1,0 +1,115 @@
+"""Seed sweeps: the same schedule trained with several seeds, benchmarked on the same test scenes.
+
+One seed on one machine is not a result (issue 14): the unsupervised recipes are fragile.
+:func:`sweep` trains (or loads, through the shared runs folder) each ``(schedule, seed)``,
+measures it on the 128x128 benchmark grid with the test scenes of ``test_seed`` (the same
+for every training seed, so the spread is the training's), and merges its rows into one
+results file, rewritten atomically after every run: a killed sweep keeps every run it
+finished, and running it again skips nothing but retrains nothing either (the runs are
+reused). :func:`stnutils.evaluation.results.aggregate_seeds` turns the rows into mean ± std.
+
+Example (from the repository root; the book's results page reads the file)::
+
+    python -m stnutils sweep --schedule heat_atn --schedule fast_atn_aux --profile quick \\
+        --seeds 0 1 2 --out results/sweep_quick.json
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import List, Optional, Sequence, Union
+
+from ..evaluation.metrics import benchmark
+from ..evaluation.results import read_results, with_training, write_results
+from ..models.registry import input_size
+from ..provenance import check_profile
+from ..validation import check_choice
+from .runs import trained_model
+from .schedules import SCHEDULES
+from .whatwhere import is_two_stage, whatwhere_rows
+
+__all__ = ["sweep", "TEST_SCENES"]
+
+#: Test scenes per (contrast, eccentricity) per profile, as weeks 7 and 9.
+TEST_SCENES = {"smoke": 4, "quick": 400, "full": 1000}
+
+
+def _seeds(seeds: Sequence[int]) -> List[int]:
+    seeds = list(seeds)
+    if not seeds or any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2**63 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of integers in [0, 2**63), got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must not repeat, got {seeds!r}")
+    return seeds
+
+
+def sweep(
+    schedules: Sequence[str],
+    profile: str,
+    seeds: Sequence[int],
+    out: Union[str, os.PathLike],
+    *,
+    device: str = "cpu",
+    data_root: Optional[Union[str, os.PathLike]] = None,
+    runs_root: Optional[Union[str, os.PathLike]] = None,
+    n_per_cell: Optional[int] = None,
+    test_seed: int = 0,
+    eccentricities: Optional[Sequence[float]] = None,
+    verbose: bool = True,
+) -> List[dict]:
+    """Train and benchmark every ``(schedule, seed)``; merge the rows into the results file ``out``.
+
+    Args:
+        schedules: names of :data:`~stnutils.training.schedules.SCHEDULES` (128x128 or 28x28
+            models: a 28x28 one classifies the central patch; ``whatwhere`` gives its
+            ``whatwhere_<k>``, oracle and random rows).
+        profile: ``smoke``, ``quick`` or ``full``.
+        seeds: training seeds (weights, scenes, order), distinct.
+        out: the results file; rows already there for another ``(schedule, profile, seed)``
+            are kept, those of a swept one are replaced.
+        device, data_root: as for :func:`~stnutils.training.runs.trained_model`.
+        runs_root: the runs folder (default ``$STNUTILS_RUNS``, else ``./runs``): seed 0 of
+            a schedule the book already trained is loaded, not trained again.
+        n_per_cell: test scenes per cell (default :data:`TEST_SCENES` of the profile).
+        test_seed: seed of the test scenes, the same for every training seed.
+        eccentricities: a subset of the benchmark's (default: all nine).
+
+    Returns:
+        every row of ``out`` after the sweep (each with ``schedule``, ``seed``,
+        ``train_scenes``, ``train_device``, ``train_commit``, ``test_seed``).
+
+    Raises:
+        ValueError: an unknown schedule or profile, bad seeds or ``n_per_cell``.
+    """
+    check_profile(profile)
+    schedules = [check_choice("schedule", s, list(SCHEDULES)) for s in schedules]
+    if not schedules:
+        raise ValueError("schedules must name at least one schedule, got an empty list")
+    seeds = _seeds(seeds)
+    n = TEST_SCENES[profile] if n_per_cell is None else n_per_cell
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n_per_cell must be a positive integer, got {n_per_cell!r}")
+    out = Path(out)
+    rows = read_results(out) if out.is_file() else []
+    grid = {} if eccentricities is None else {"eccentricities": list(eccentricities)}
+    for schedule in schedules:
+        for seed in seeds:
+            t0 = time.time()
+            if is_two_stage(schedule):
+                new = whatwhere_rows(profile, seed=seed, device=device, data_root=data_root, n_per_cell=n,
+                                     schedule=schedule, root=runs_root, test_seed=test_seed, **grid)
+            else:
+                run = trained_model(schedule, profile, seed=seed, device=device, data_root=data_root,
+                                    root=runs_root, verbose=verbose)
+                new = with_training(benchmark(run.model, schedule, profile, n_per_cell=n, seed=test_seed,
+                                              device=device, data_root=data_root,
+                                              input_size=input_size(run.config["model"]), **grid),
+                                    run.config, run.provenance)
+            swept = {(r["schedule"], r["profile"], r["seed"]) for r in new}
+            rows = [r for r in rows if (r.get("schedule"), r.get("profile"), r.get("seed")) not in swept] + new
+            write_results(rows, out)
+            if verbose:
+                print(f"sweep: {schedule} seed {seed} ({profile}): {len(new)} rows in {time.time() - t0:.0f} s "
+                      f"-> {out}")
+    return rows

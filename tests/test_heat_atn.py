@@ -1,0 +1,119 @@
+"""The heat-map attention model and the training options of its recipe (issue 14)."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import stnutils as stn
+from stnutils.data import NoisyMNIST128
+from stnutils.models import HeatATN, build_model
+from stnutils.models.localisation import soft_argmax
+from stnutils.training import TrainConfig, fit, get_config, get_lr, load_history
+
+
+def test_soft_argmax_finds_a_peak_and_is_differentiable():
+    logits = torch.full((2, 16, 16), -30.0, requires_grad=True)
+    with torch.no_grad():
+        logits[0, 2, 13] = 30.0  # row 2, column 13
+        logits[1, 8, 8] = 30.0
+    centre = soft_argmax(logits)
+    expected = torch.tensor([[(13.5 / 16) * 2 - 1, (2.5 / 16) * 2 - 1], [(8.5 / 16) * 2 - 1, (8.5 / 16) * 2 - 1]])
+    assert torch.allclose(centre, expected, atol=1e-5)
+    centre.sum().backward()
+    assert logits.grad is not None and torch.isfinite(logits.grad).all()
+    # a uniform map averages to the centre
+    assert soft_argmax(torch.zeros(1, 16, 16)).abs().max() < 1e-6
+
+
+class _FixedHeat(nn.Module):
+    """A stand-in heat-map net: one hot cell, wherever the test wants the glimpse."""
+
+    def __init__(self, row, col, side=16):
+        super().__init__()
+        self.row, self.col, self.side = row, col, side
+
+    def forward(self, x):
+        m = torch.full((len(x), 1, self.side, self.side), -10.0)
+        m[:, 0, self.row, self.col] = 10.0
+        return m
+
+
+def test_the_glimpse_goes_where_the_heat_map_peaks():
+    model = HeatATN().eval()
+    model.heat = _FixedHeat(row=12, col=3)
+    scene = torch.rand(1, 1, 128, 128)
+    out = model.attend(scene)
+    # cell (12, 3) of a 16x16 map over 128 px: its centre is 8 px per cell, + 4
+    i, j = 12 * 8 + 4 - 64, 3 * 8 + 4 - 64
+    assert out.offset[0].tolist() == pytest.approx([i, j], abs=0.05)
+    # the glimpse is the 28x28 patch at that centre (the initial zoom samples at full resolution)
+    r, c = 64 + i - 14, 64 + j - 14
+    assert torch.allclose(out.glimpse[0, 0], scene[0, 0, r : r + 28, c : c + 28], atol=1e-5)
+    assert torch.equal(model(scene), out.logits)
+
+
+def test_untrained_model_looks_at_the_centre_and_learns_where_to_look():
+    model = build_model("heat_atn")
+    x = torch.rand(3, 1, 128, 128)
+    assert model.attend(x).offset.abs().max() < 1e-4
+    out = model.attend(x)
+    stn.training.location_loss(out.offset, torch.tensor([[20, -10]] * 3), 128).backward()
+    assert model.heat[-1].weight.grad.abs().sum() > 0  # the location target reaches the heat map
+    assert model.zoom.log_scale.grad is not None
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(pool=3), "pool must divide 64"),
+    (dict(pool=0), "pool must be a positive integer"),
+    (dict(width=0), "width must be a positive integer"),
+    (dict(gain=0.0), "gain"),
+    (dict(init_scale=1.5), "init_scale"),
+])
+def test_bad_parameters_name_themselves(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        HeatATN(**kwargs)
+
+
+def test_uniform_eccentricity_covers_the_reach_evenly(data_root):
+    def radii(ds):
+        return torch.cat([ds.batch(range(k, k + 500))[2] for k in range(0, 2000, 500)]).double().norm(dim=1)
+
+    ds = NoisyMNIST128(data_root, seed=1, eccentricity_std=40.0, eccentricity_dist="uniform", length=2000)
+    r = radii(ds)
+    assert r.max() <= 40.0
+    # U(0, 40) truncated to integer offsets: mean a little under 20, a quarter beyond 30 px
+    assert 17.5 < float(r.mean()) < 20.5
+    assert 0.19 < float((r > 30).double().mean()) < 0.31
+    half = radii(NoisyMNIST128(data_root, seed=1, eccentricity_std=40.0, length=2000))
+    assert float((half > 30).double().mean()) > 0.4  # |N(0, 40)| clipped at 40 piles up at the clip
+    assert "U(0, 40) px" in repr(ds)
+    with pytest.raises(ValueError, match="eccentricity_dist must be one of"):
+        NoisyMNIST128(data_root, eccentricity_dist="gaussian")
+
+
+def test_contrast_range_cosine_and_distribution_in_the_config():
+    cfg = get_config("heat_atn", "full")
+    assert cfg.epochs * cfg.samples_per_epoch == 660_000  # a tenth of the seed's 6.6M scenes
+    assert cfg.contrast == (0.3, 0.7) and cfg.final_contrast_epochs == 0
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    assert stn.training.stage_of(cfg, 0)["contrast"] == (0.3, 0.7)
+    lrs = [get_lr(cfg, e, f) for e in range(cfg.epochs) for f in (0.0, 0.5)]
+    assert lrs[0] == cfg.lr and all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert get_lr(cfg, cfg.epochs - 1, 0.999) < 1e-4 * cfg.lr
+    assert get_lr(cfg, 5, 0.5) == pytest.approx(cfg.lr * 0.5 * (1 + math.cos(math.pi * 5.5 / 11)))
+    with pytest.raises(ValueError, match="eccentricity_dist is for tasks '60' and '128'"):
+        TrainConfig(model="lenet", eccentricity_dist="uniform")
+    with pytest.raises(ValueError, match="contrast must have c_min <= c_max"):
+        TrainConfig(model="lenet", contrast=(0.7, 0.3))
+    with pytest.raises(ValueError, match="lr_schedule must be one of"):
+        TrainConfig(model="lenet", lr_schedule="linear")
+
+
+def test_the_recipe_trains_and_the_cosine_lr_moves_every_step(tmp_path, data_root):
+    cfg = get_config("heat_atn", "smoke", data_root=data_root, epochs=3, samples_per_epoch=128, batch_size=32)
+    history = fit(cfg, tmp_path / "run", verbose=False)
+    assert [round(h["lr"], 8) for h in history] == [round(get_lr(cfg, e), 8) for e in range(3)]
+    assert history[0]["contrast"] == [0.3, 0.7]
+    assert load_history(tmp_path / "run")[-1]["samples"] == 3 * 128
+    assert isinstance(stn.training.load_model(tmp_path / "run" / "model.pt"), HeatATN)
