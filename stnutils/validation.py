@@ -21,26 +21,49 @@ from typing import Iterable, Optional, Sequence, Union
 
 import torch
 
-__all__ = ["check_range", "check_choice", "check_positive_int", "check_tensor"]
+__all__ = ["check_range", "check_finite", "check_choice", "check_positive_int", "check_tensor"]
 
 
 def check_range(name: str, value, low=None, high=None, *, low_open=False, high_open=False):
     """Raise ``ValueError`` naming ``name`` unless ``low <(=) value <(=) high``; return ``value``."""
+    interval = _interval(low, high, low_open, high_open)
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}") from None
     if math.isnan(v):
-        raise ValueError(f"{name} must be a number, got nan")
+        raise ValueError(f"{name} must be a number in {interval}, got nan")
     bad_low = low is not None and (v <= low if low_open else v < low)
     bad_high = high is not None and (v >= high if high_open else v > high)
     if bad_low or bad_high:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        raise ValueError(f"{name} must be in {left}{lo}, {hi}{right}, got {value!r}")
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
     return value
+
+
+def _interval(low, high, low_open: bool, high_open: bool, open_infinities: bool = False) -> str:
+    """``[low, high)`` and the like; ``open_infinities``: a missing bound is written ``(-inf`` / ``inf)``."""
+    lo = f"{'(' if low_open or (open_infinities and low is None) else '['}{'-inf' if low is None else f'{low:g}'}"
+    hi = f"{'inf' if high is None else f'{high:g}'}{')' if high_open or (open_infinities and high is None) else ']'}"
+    return f"{lo}, {hi}"
+
+
+def check_finite(name: str, value, low=None, high=None, *, low_open=False, high_open=False) -> float:
+    """:func:`check_range`, and finite: an infinite parameter (``Infinity`` parses from JSON and
+    passes ``(0, inf]``) would reach int64 offsets as -2**63. Returns ``float(value)``.
+
+    Example:
+        >>> check_finite("radius", 3)
+        3.0
+        >>> check_finite("radius", float("inf"), 0)
+        Traceback (most recent call last):
+        ...
+        ValueError: radius must be a finite number in [0, inf), got inf
+    """
+    v = float(check_range(name, value, low, high, low_open=low_open, high_open=high_open))
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number in {_interval(low, high, low_open, high_open, True)}, "
+                         f"got {value!r}")
+    return v
 
 
 def check_choice(name: str, value, choices: Iterable):

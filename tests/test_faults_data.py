@@ -32,7 +32,7 @@ def generator_path(request, monkeypatch):
 def test_an_infinite_direction_is_refused_by_name(data_root, generator_path):
     with pytest.raises(ValueError, match=r"direction must be a finite number in \(-inf, inf\), got inf"):
         stn.data.NoisyMNIST128(data_root, direction=float("inf"), radius=10, length=4)
-    with pytest.raises(ValueError, match=r"direction must be a number, got nan"):
+    with pytest.raises(ValueError, match=r"direction must be a number in \[-inf, inf\], got nan"):
         stn.data.NoisyMNIST128(data_root, direction=float("nan"), radius=10, length=4)
 
 

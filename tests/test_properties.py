@@ -217,14 +217,10 @@ def test_model_inputs_of_wrong_shapes_dtypes_and_values(name, shape, fill, dtype
         assert bool(torch.isfinite(logits).all())
 
 
-# Faults found by these tests in files this task does not own (stnutils/models): strict xfails, so that the
-# fix turns them into failures to remove.
-_MODELS_FAULT = "found by issue 13's property tests, not fixed here (stnutils/models is not this task's file)"
+# Faults these tests found in stnutils/models (strict xfails until fixed): another float dtype, an empty
+# batch and a PoloATN hidden that is not a list now raise errors that name the parameter.
 
 
-@pytest.mark.xfail(strict=True, reason=f"{_MODELS_FAULT}: check_images accepts any floating dtype, so a float64 "
-                   "or float16 batch fails deep in torch ('Input type (double) and bias type (float) should be the "
-                   "same')")
 @pytest.mark.parametrize("name, dtype", [("lenet", torch.float64), ("fast_atn", torch.float64),
                                          ("stn28", torch.float16)])
 def test_model_inputs_of_another_float_dtype(name, dtype):
@@ -237,8 +233,6 @@ def test_model_inputs_of_another_float_dtype(name, dtype):
         assert _names_parameter(err, ["images"]), err
 
 
-@pytest.mark.xfail(strict=True, reason=f"{_MODELS_FAULT}: an empty batch fails in affine_grid ('Expected "
-                   "non-zero, positive output size'), a ValueError that does not name the images")
 @pytest.mark.parametrize("name", ["stn28", "fast_atn"])
 def test_an_attention_model_given_no_images(name):
     s = input_size(name)
@@ -249,8 +243,6 @@ def test_an_attention_model_given_no_images(name):
         assert _names_parameter(err, ["images"]), err
 
 
-@pytest.mark.xfail(strict=True, reason=f"{_MODELS_FAULT}: PoloATN(hidden=None or a number) raises "
-                   "\"TypeError: 'NoneType' object is not iterable\", which does not name hidden")
 @pytest.mark.parametrize("hidden", [None, 128, 0.5])
 def test_polo_atn_hidden_that_is_not_a_list(hidden):
     with pytest.raises((ValueError, TypeError), match="hidden"):

@@ -79,9 +79,9 @@ def test_check_range_bounds_and_messages():
         check_range("lr", 0, 0, None, low_open=True)
     with pytest.raises(ValueError, match=r"^momentum must be in \[0, 1\), got 1.0$"):
         check_range("momentum", 1.0, 0, 1, high_open=True)
-    with pytest.raises(ValueError, match=r"^noise must be a number, got 'loud'$"):
+    with pytest.raises(ValueError, match=r"^noise must be a number in \[0, 1\], got 'loud'$"):
         check_range("noise", "loud", 0, 1)
-    with pytest.raises(ValueError, match=r"^noise must be a number, got nan$"):
+    with pytest.raises(ValueError, match=r"^noise must be a number in \[0, 1\], got nan$"):
         check_range("noise", math.nan, 0, 1)
 
 

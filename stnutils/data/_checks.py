@@ -13,7 +13,6 @@ Example:
 """
 from __future__ import annotations
 
-import math
 from typing import Optional, Tuple
 
 import numpy as np
@@ -31,14 +30,6 @@ class DatasetIndexError(IndexError, ValueError):
     """An index outside ``[-length, length)``: an ``IndexError`` (the sequence protocol) and a ``ValueError``."""
 
 
-def _finite(name: str, value, low=None, high=None, **kw) -> float:
-    """``check_range``, then finiteness: an infinite draw parameter would reach int64 as -2**63."""
-    v = float(check_range(name, value, low, high, **kw))
-    if not math.isfinite(v):
-        lo = "(-inf" if low is None else f"{'(' if kw.get('low_open') else '['}{low:g}"
-        hi = "inf)" if high is None else f"{high:g}{')' if kw.get('high_open') else ']'}"
-        raise ValueError(f"{name} must be a finite number in {lo}, {hi}, got {value!r}")
-    return v
 
 
 def _whole(name: str, value, low: int, high: int) -> int:

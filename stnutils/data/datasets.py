@@ -14,7 +14,7 @@ from typing import Iterator, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from ..validation import check_choice, check_positive_int, check_range
+from ..validation import check_choice, check_finite, check_positive_int, check_range
 from . import rng
 from ._checks import (
     MAX_LENGTH,
@@ -23,7 +23,6 @@ from ._checks import (
     _as_indices,
     _check_device,
     _check_offset,
-    _finite,
     _whole,
 )
 from .mnist import load_mnist, resolve_data_root
@@ -97,7 +96,7 @@ class _NoisyMNIST(torch.utils.data.Dataset):
         self.contrast = checked if isinstance(checked, tuple) else (checked, checked)
         self.noise = float(check_range("noise", noise, 0, 1))
         self.sf_0 = float(check_range("sf_0", sf_0, 0, 0.5, low_open=True))
-        self.B_sf = _finite("B_sf", B_sf, 0, None, low_open=True)
+        self.B_sf = check_finite("B_sf", B_sf, 0, None, low_open=True)
         self.mask = bool(mask)
         self.device = _check_device(device)
         if length is not None and (isinstance(length, bool) or not isinstance(length, (int, np.integer))
@@ -288,7 +287,7 @@ class NoisyMNIST28(_NoisyMNIST):
         device: Union[str, torch.device] = "cpu",
         download: Optional[bool] = None,
     ):
-        self.shift_std = _finite("shift_std", shift_std, 0, None)
+        self.shift_std = check_finite("shift_std", shift_std, 0, None)
         self.shift_max = _whole("shift_max", shift_max, 0, DIGIT_SIZE - 1)
         self.offset = _check_offset(offset, DIGIT_SIZE - 1)
         self.rotation = float(check_range("rotation", rotation, 0, 180))
@@ -373,7 +372,7 @@ class NoisyMNIST128(_NoisyMNIST):
             raise ValueError(f"size must be an even integer in [{DIGIT_SIZE}, {MAX_SIZE}], got {size!r}")
         self.size = size = int(size)
         reach = (size - DIGIT_SIZE) // 2
-        self.eccentricity_std = _finite("eccentricity_std", eccentricity_std, 0, None)
+        self.eccentricity_std = check_finite("eccentricity_std", eccentricity_std, 0, None)
         try:  # the digit must stay inside the scene
             self.eccentricity_max = float(check_range("eccentricity_max", eccentricity_max, 0, reach))
             self.radius = None if radius is None else float(check_range("radius", radius, 0, reach))
@@ -382,7 +381,7 @@ class NoisyMNIST128(_NoisyMNIST):
                              f"{reach} px from its centre)") from None
         self.eccentricity_dist = check_choice("eccentricity_dist", eccentricity_dist, ECCENTRICITY_DISTS)
         # an infinite angle has no cos or sin: the offsets became -2**63 (issue 13)
-        self.direction = None if direction is None else _finite("direction", direction)
+        self.direction = None if direction is None else check_finite("direction", direction)
         self.offset = _check_offset(offset, reach)
         super().__init__(root, train, seed, contrast, noise, sf_0, B_sf, mask, length, device, download)
 

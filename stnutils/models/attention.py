@@ -300,6 +300,8 @@ class PoloATN(AttentionModel):
     def __init__(self, scale: float = ATTENTION_SCALE, hidden: Sequence[int] = (512, 128)):
         super().__init__()
         check_range("scale", scale, 0, 1, low_open=True)
+        if isinstance(hidden, (str, bytes)) or not isinstance(hidden, Sequence):
+            raise ValueError(f"hidden must be a list of positive layer widths, e.g. [512, 128], got {hidden!r}")
         hidden = [check_positive_int("hidden", h) for h in hidden]
         self.config = {"scale": float(scale), "hidden": list(hidden)}
         loc = RetinaMLP(PolarLogRetina(size=128), hidden)

@@ -18,8 +18,13 @@ GLIMPSE = 28  # the What pathway's input size
 
 
 def check_images(x, size: int) -> torch.Tensor:
-    """Raise ``ValueError`` unless ``x`` is a floating-point ``(N, 1, size, size)`` tensor."""
-    return check_tensor("images", x, (None, 1, size, size), floating=True)
+    """Raise ``ValueError`` unless ``x`` is a float32 ``(N, 1, size, size)`` tensor with ``N >= 1``.
+
+    float32 is the weights' dtype: a float64 or float16 batch would fail deep in a conv with a
+    message that does not name the images. An empty batch has nothing to classify (and
+    ``affine_grid`` refuses it).
+    """
+    return check_tensor("images", x, (None, 1, size, size), dtype=torch.float32, min_len=1)
 
 
 class _Centre(nn.Module):

@@ -8,7 +8,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import List, Optional, Tuple, Union
 from ..data.datasets import ECCENTRICITY_DISTS
 from ..models.registry import MODEL_NAMES, model_spec
 from ..provenance import check_profile
-from ..validation import check_choice, check_positive_int, check_range
+from ..validation import check_choice, check_finite, check_positive_int, check_range
 
 __all__ = ["TASKS", "OPTIMIZERS", "LR_SCHEDULES", "SCENE_SIZE", "TrainConfig"]
 
@@ -34,14 +33,6 @@ _MAX_COUNT = {"epochs": 100_000, "samples_per_epoch": 10_000_000, "batch_size": 
               "lr_step_size": 100_000, "test_samples": 1_000_000}
 
 
-def _finite(name: str, value, low=None, high=None, **kw) -> float:
-    """``check_range`` that also refuses infinities (``Infinity`` parses from JSON and passes ``(0, inf]``)."""
-    v = float(check_range(name, value, low, high, **kw))
-    if not math.isfinite(v):
-        lo = "(-inf" if low is None else f"{'(' if kw.get('low_open') else '['}{low:g}"
-        hi = "inf)" if high is None else f"{high:g}{')' if kw.get('high_open') else ']'}"
-        raise ValueError(f"{name} must be a finite number in {lo}, {hi}, got {value!r}")
-    return v
 
 
 def _contrast(name: str, value, pair_only: bool):
@@ -131,12 +122,12 @@ class TrainConfig:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         self.lr = float(check_range("lr", self.lr, 0, MAX_LR, low_open=True))
         self.momentum = float(check_range("momentum", self.momentum, 0, 1, high_open=True))
-        self.weight_decay = _finite("weight_decay", self.weight_decay, 0, None)
+        self.weight_decay = check_finite("weight_decay", self.weight_decay, 0, None)
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         self.lr_gamma = float(check_range("lr_gamma", self.lr_gamma, 0, 1, low_open=True))
         if not isinstance(self.curriculum, (list, tuple)) or len(self.curriculum) == 0:
             raise ValueError(f"curriculum must be a non-empty list of stds (pixels), got {self.curriculum!r}")
-        self.curriculum = [_finite(f"curriculum[{k}]", s, 0, None) for k, s in enumerate(self.curriculum)]
+        self.curriculum = [check_finite(f"curriculum[{k}]", s, 0, None) for k, s in enumerate(self.curriculum)]
         self.contrast = _contrast("contrast", self.contrast, pair_only=False)
         check_choice("eccentricity_dist", self.eccentricity_dist, ECCENTRICITY_DISTS)
         if self.eccentricity_dist != "halfnormal" and self.task == "28":
@@ -153,7 +144,7 @@ class TrainConfig:
         if self.rotation > 0 and self.task != "28":
             raise ValueError(f"rotation is only for task '28' (NoisyMNIST28), got rotation={self.rotation} "
                              f"with task {self.task!r}")
-        self.aux_location_weight = _finite("aux_location_weight", self.aux_location_weight, 0, None)
+        self.aux_location_weight = check_finite("aux_location_weight", self.aux_location_weight, 0, None)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
             raise ValueError(f"seed must be an integer in [0, 2**63), got {self.seed!r}")
         if not isinstance(self.device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
