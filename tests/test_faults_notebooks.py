@@ -171,6 +171,9 @@ def test_executed_notebooks_and_results_name_no_folder_of_the_machine(folder):
 
 def test_library_output_is_written_without_the_folders_of_the_machine(runner, monkeypatch):
     monkeypatch.setenv("STNUTILS_DATA", "/data/mnist")
+    # under make, STNUTILS_RUNS/RESULTS point into the repository and would be shown by name
+    monkeypatch.delenv("STNUTILS_RUNS", raising=False)
+    monkeypatch.delenv("STNUTILS_RESULTS", raising=False)
     warning = (f"/tmp/ipykernel_8133/193003911.py:9: RuntimeWarning: Mean of empty slice\n"
                f"{runner.sys.prefix}/lib/site-packages/numpy/_methods.py:142: RuntimeWarning\n"
                f"read {runner.ROOT}/runs/smoke/lenet-seed0 and /data/mnist/MNIST/raw")

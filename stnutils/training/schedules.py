@@ -39,6 +39,16 @@ _ECC60 = [2.0 * k for k in range(1, 9)]
 _ROT = dict(curriculum=[0.0] * 8, rotation=90.0, lr=0.01, lr_schedule="constant")
 _128 = dict(curriculum=_ECCENTRICITIES, final_contrast_epochs=20)
 
+
+def _cpu_sizes(quick_samples: int) -> dict:
+    """Per-profile sizes of a CPU recipe: no final contrast phase (the contrast is a range throughout)."""
+    return {"smoke": dict(final_contrast_epochs=0), "full": dict(final_contrast_epochs=0),
+            "quick": dict(final_contrast_epochs=0, samples_per_epoch=quick_samples)}
+
+
+_CPU_RECIPE = dict(curriculum=_ECCENTRICITIES, contrast=(0.3, 0.7), final_contrast_epochs=0, optimizer="adam", lr=1e-3,
+                   lr_schedule="cosine", aux_location_weight=100.0)
+
 SCHEDULES = {
     # What pathway and STN 28x28: SGD, shift_std raised by 1 every 20 epochs from 0 to 15
     "lenet": dict(_28, model="lenet"),
@@ -74,6 +84,13 @@ SCHEDULES = {
     "heat_atn": dict(model="heat_atn", curriculum=[40.0], eccentricity_dist="uniform", contrast=(0.3, 0.7),
                      optimizer="adam", lr=1e-3, lr_schedule="cosine", aux_location_weight=100.0, profiles={
                          "full": dict(epochs=11), "quick": dict(epochs=11), "smoke": dict(epochs=2)}),
+    # The seed's three architectures trained this book's way (issue 14: they learn nothing in a CPU
+    # budget with the seed's recipe): the location target, Adam 1e-3 with a cosine decay, contrast
+    # U(0.3, 0.7) throughout, the seed's eccentricity curriculum (one epoch a stage at quick).
+    # quick sizes: what their CPU cost allows (stn128 ~30, atn ~60, polo_atn ~1,000 scenes/s).
+    "stn128_cpu": dict(_CPU_RECIPE, model="stn128", profiles=_cpu_sizes(600)),
+    "atn_cpu": dict(_CPU_RECIPE, model="atn", profiles=_cpu_sizes(1_500)),
+    "polo_atn_cpu": dict(_CPU_RECIPE, model="polo_atn", profiles=_cpu_sizes(6_000)),
     # The What/Where model (Daucé et al. 2020), two stages (stnutils.training.whatwhere): the What
     # pathway's own recipe (Adam 0.005, contrast U(0.3, 0.7) throughout, shift std 0..15 with 5
     # epochs a stage), then the Where pathway (Adam 1e-4, the run behind the published figures:
