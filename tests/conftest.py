@@ -1,3 +1,4 @@
+import importlib.util
 import os
 from pathlib import Path
 
@@ -21,3 +22,12 @@ def data_root():
     if not root or not (Path(root) / "MNIST" / "raw").exists():
         pytest.fail("MNIST not found: set STNUTILS_DATA to a folder holding MNIST/raw")
     return root
+
+
+@pytest.fixture(scope="module")
+def runner():
+    """scripts/run_notebooks.py as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("run_notebooks", REPO / "scripts" / "run_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -5,7 +5,6 @@ terminal, not in the notebook; executed notebooks and results name no folder of 
 venv linked): its chapters are small stand-ins, the failing one a temporary copy of a real chapter with a
 failing cell added. The real notebooks are never edited.
 """
-import importlib.util
 import json
 import os
 import re
@@ -18,13 +17,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(scope="module")
-def runner():
-    spec = importlib.util.spec_from_file_location("run_notebooks", REPO / "scripts" / "run_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _stand_in(text: str) -> nbformat.NotebookNode:

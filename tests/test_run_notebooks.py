@@ -1,5 +1,4 @@
 """scripts/run_notebooks.py: a failing notebook stops the build, names the cell, keeps the old copy."""
-import importlib.util
 import sys
 from pathlib import Path
 
@@ -8,13 +7,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(scope="module")
-def runner():
-    spec = importlib.util.spec_from_file_location("run_notebooks", REPO / "scripts" / "run_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _notebook(path: Path, body: str) -> Path:
