@@ -8,7 +8,7 @@ from torch import nn
 import stnutils as stn
 from stnutils.data import NoisyMNIST128
 from stnutils.models import HeatATN, build_model
-from stnutils.models.localisation import soft_argmax
+from stnutils.models.localisation import local_soft_argmax, soft_argmax
 from stnutils.training import TrainConfig, fit, get_config, get_lr, load_history
 
 
@@ -29,13 +29,13 @@ def test_soft_argmax_finds_a_peak_and_is_differentiable():
 class _FixedHeat(nn.Module):
     """A stand-in heat-map net: one hot cell, wherever the test wants the glimpse."""
 
-    def __init__(self, row, col, side=16):
+    def __init__(self, row, col, side=16, low=-10.0, high=10.0):
         super().__init__()
-        self.row, self.col, self.side = row, col, side
+        self.row, self.col, self.side, self.low, self.high = row, col, side, low, high
 
     def forward(self, x):
-        m = torch.full((len(x), 1, self.side, self.side), -10.0)
-        m[:, 0, self.row, self.col] = 10.0
+        m = torch.full((len(x), 1, self.side, self.side), self.low)
+        m[:, 0, self.row, self.col] = self.high
         return m
 
 
@@ -61,6 +61,43 @@ def test_untrained_model_looks_at_the_centre_and_learns_where_to_look():
     stn.training.location_loss(out.offset, torch.tensor([[20, -10]] * 3), 128).backward()
     assert model.heat[-1].weight.grad.abs().sum() > 0  # the location target reaches the heat map
     assert model.zoom.log_scale.grad is not None
+
+
+def test_local_soft_argmax_ignores_far_heat_that_pulls_the_global_one_inward():
+    # a peak at row 14, column 2 on a floor of diffuse heat: the global mean is pulled to the centre
+    logits = torch.zeros(1, 16, 16)
+    logits[0, 14, 2] = 5.0
+    peak = torch.tensor([(2.5 / 16) * 2 - 1, (14.5 / 16) * 2 - 1])
+    glob, loc = soft_argmax(logits)[0], local_soft_argmax(logits, 2)[0]
+    assert float((glob - peak).norm()) > 0.3  # more than 19 px of a 128 px scene
+    assert float((loc - peak).norm()) < 0.01  # the window is symmetric around the peak here
+    # sub-cell precision inside the window: a second hot cell next to the peak moves the centre halfway
+    logits[0, 14, 3] = 5.0
+    assert local_soft_argmax(logits, 1)[0].tolist() == pytest.approx([(3.0 / 16) * 2 - 1, (14.5 / 16) * 2 - 1],
+                                                                     abs=0.02)
+    # a flat map: a cell next to the middle, not a corner; gradients reach the window only
+    assert local_soft_argmax(torch.zeros(1, 16, 16), 2).abs().max() <= 1 / 16 + 1e-6
+    x = logits.clone().requires_grad_(True)
+    local_soft_argmax(x, 1).sum().backward()
+    assert x.grad[0, 0, 0] == 0 and x.grad[0, 13:16, 1:5].abs().sum() > 0
+    with pytest.raises(ValueError, match="radius must be a positive integer"):
+        local_soft_argmax(logits, 0)
+
+
+def test_window_changes_the_eval_centre_only_and_round_trips():
+    torch.manual_seed(0)
+    model = HeatATN(window=2)
+    model.heat = _FixedHeat(row=14, col=2, low=0.0, high=0.25)  # times the gain 20: a peak of 5 on a flat floor
+    x = torch.rand(2, 1, 128, 128)
+    train_centre = model.train().attend(x).offset
+    eval_centre = model.eval().attend(x).offset
+    assert eval_centre[0].tolist() == pytest.approx([14 * 8 + 4 - 64, 2 * 8 + 4 - 64], abs=0.5)
+    assert float((train_centre - eval_centre).detach().norm(dim=1).min()) > 19  # training: the global mean
+    assert build_model("heat_atn", **HeatATN(window=2).config).config["window"] == 2
+    old = {k: v for k, v in HeatATN().config.items() if k != "window"}  # a run saved before week 11
+    assert build_model("heat_atn", **old).config["window"] is None
+    with pytest.raises(ValueError, match="window must be a positive integer"):
+        HeatATN(window=0)
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -117,3 +154,21 @@ def test_the_recipe_trains_and_the_cosine_lr_moves_every_step(tmp_path, data_roo
     assert history[0]["contrast"] == [0.3, 0.7]
     assert load_history(tmp_path / "run")[-1]["samples"] == 3 * 128
     assert isinstance(stn.training.load_model(tmp_path / "run" / "model.pt"), HeatATN)
+
+
+def test_eccentricity_max_widens_the_training_radii_beyond_the_benchmark(data_root):
+    from stnutils.training.loop import make_dataset
+
+    cfg = TrainConfig(model="heat_atn", curriculum=[46.0], eccentricity_dist="uniform", eccentricity_max=46,
+                      data_root=data_root)
+    assert cfg.eccentricity_max == 46.0 and TrainConfig.from_dict(cfg.to_dict()) == cfg
+    ds = make_dataset(cfg, True, 0, 46.0, 0.7, "cpu")
+    r = ds.batch(range(1000))[2].double().norm(dim=1)
+    assert float(r.max()) <= 46.0 + 1e-9 and float((r > 40).double().mean()) > 0.05
+    default = make_dataset(TrainConfig(model="heat_atn", curriculum=[46.0], eccentricity_dist="uniform",
+                                       data_root=data_root), True, 0, 46.0, 0.7, "cpu")
+    assert float(default.batch(range(1000))[2].double().norm(dim=1).max()) <= 40.0  # the benchmark's reach
+    with pytest.raises(ValueError, match=r"eccentricity_max must be in \[0, 50"):
+        TrainConfig(model="heat_atn", eccentricity_max=51)
+    with pytest.raises(ValueError, match="eccentricity_max is for tasks '60' and '128'"):
+        TrainConfig(model="lenet", eccentricity_max=10)

@@ -69,3 +69,48 @@ def test_offset_correlation_rejects_bad_shapes():
         offset_correlation(torch.zeros(1, 2), torch.zeros(1, 2))
     with pytest.raises(ValueError, match="the same shape"):
         offset_correlation(torch.zeros(4, 2), torch.zeros(3, 2))
+
+
+# --- oracle_glimpses -----------------------------------------------------------------------------
+def test_oracle_glimpse_is_the_models_zoom_centred_on_the_digit(data_root):
+    from stnutils.data import NoisyMNIST128
+    from stnutils.evaluation.localisation import oracle_glimpses
+    from stnutils.models import HeatATN
+    from stnutils.models.transformer import affine_grid, grid_sample_fill, offset_to_theta
+
+    torch.manual_seed(0)
+    model = HeatATN().eval()  # untrained: its glimpse stays on the centre of the scene
+    ds = NoisyMNIST128(data_root, train=False, seed=3, offset=(20, -30), contrast=0.7, length=40)
+    out = oracle_glimpses(model, ds, 40, batch_size=16)
+    assert out["correct"].shape == out["oracle_correct"].shape == (40,) and out["oracle_correct"].dtype == bool
+    np.testing.assert_allclose(out["distance"], math.hypot(20, 30), atol=1e-3)
+    images, labels, offsets = ds.batch(range(40))
+    with torch.no_grad():
+        scale = float(model.zoom())
+        theta = offset_to_theta(offsets.float(), 128, scale)
+        glimpse = grid_sample_fill(images, affine_grid(theta, 28), fill=0.5)
+        expected = (model.classifier(glimpse).argmax(1) == labels).numpy()
+        own = (model(images).argmax(1) == labels).numpy()
+    np.testing.assert_array_equal(out["oracle_correct"], expected)
+    np.testing.assert_array_equal(out["correct"], own)
+    # the oracle really moved the glimpse: the digit's pixels are inside it, not the centre's grey
+    centre = grid_sample_fill(images, affine_grid(offset_to_theta(torch.zeros(40, 2), 128, scale), 28), fill=0.5)
+    def contrast(g):
+        return float((g - 0.5).abs().amax(dim=(1, 2, 3)).mean())
+
+    assert contrast(glimpse) > contrast(centre)
+
+
+def test_oracle_glimpses_refuses_models_and_datasets_it_cannot_read(data_root):
+    from stnutils.data import NoisyMNIST128
+    from stnutils.evaluation.localisation import oracle_glimpses
+    from stnutils.models import HeatATN
+
+    ds = NoisyMNIST128(data_root, train=False, seed=0, length=8)
+    model = HeatATN()
+    del model.classifier
+    model.classifier = None
+    with pytest.raises(ValueError, match="model must have a 'classifier' module"):
+        oracle_glimpses(model, ds, 8)
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        oracle_glimpses(HeatATN(), ds, 0)

@@ -335,6 +335,16 @@ def test_results_table_defaults_to_the_seed_and_fills_gaps():
         tables.results_table(rows, fmt="html")
 
 
+def test_results_table_shows_the_mean_and_std_over_training_seeds():
+    rows = [dict(r, seed=s, accuracy=a) for s, a in ((0, 0.5), (1, 0.7), (2, 0.9)) for r in _rows("a", acc=0.0)]
+    records = tables.results_table(rows, reference=[])
+    assert all(r["accuracy"] == pytest.approx([0.7, 0.7]) for r in records)
+    assert all(r["std"] == pytest.approx([0.2, 0.2]) for r in records)
+    assert "0.700 ± 0.200" in tables.results_table(rows, reference=[], fmt="markdown")
+    # one seed: no spread shown
+    assert "±" not in tables.results_table([r for r in rows if r["seed"] == 2], reference=[], fmt="markdown")
+
+
 def test_results_table_later_rows_replace_earlier():
     rows = _rows("a", acc=0.1) + _rows("a", acc=0.2)
     records = tables.results_table(rows, reference=[])

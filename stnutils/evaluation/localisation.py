@@ -1,6 +1,8 @@
 """Where a model looks: glimpse centres against the digit, and a readout of the retina code.
 
 - :func:`glimpse_errors`: an attention model's glimpse centre against the digit's position.
+- :func:`oracle_glimpses`: the same model's classifier fed the glimpse on the digit's true
+  position: the ceiling of that classifier, to tell a poor "where" from a poor "what".
 - :func:`angle_difference`, :func:`direction_error`: the angle between two directions, or
   between two sets of ``(i, j)`` offsets.
 - :func:`offset_correlation`: how closely glimpse centres follow the digit, per axis.
@@ -23,10 +25,12 @@ import numpy as np
 import torch
 
 from ..models.retina import code_energy
+from ..models.transformer import affine_grid, grid_sample_fill, offset_to_theta
 from ..validation import check_positive_int
 from .loop import predictions
 
-__all__ = ["glimpse_errors", "angle_difference", "direction_error", "offset_correlation", "brightest_direction"]
+__all__ = ["glimpse_errors", "oracle_glimpses", "angle_difference", "direction_error", "offset_correlation",
+           "brightest_direction"]
 
 
 def glimpse_errors(model, dataset, n: int, batch_size: int = 250) -> Dict[str, np.ndarray]:
@@ -51,6 +55,46 @@ def glimpse_errors(model, dataset, n: int, batch_size: int = 250) -> Dict[str, n
         correct.append(batch.correct.cpu())
     p, t = torch.cat(pred).numpy(), torch.cat(true).numpy()
     return {"predicted": p, "true": t, "distance": np.hypot(*(p - t).T), "correct": torch.cat(correct).numpy()}
+
+
+def oracle_glimpses(model, dataset, n: int, batch_size: int = 250) -> Dict[str, np.ndarray]:
+    """The model's own glimpse against the *oracle* glimpse: the same zoom, centred on the digit.
+
+    For each sample ``0 .. n-1`` the linear part of the model's ``theta`` (its zoom) is kept
+    and the translation replaced by the digit's true offset; ``model.classifier`` reads that
+    glimpse (grey 0.5 outside the scene, as the models fill). The oracle accuracy is the
+    ceiling of the classifier: a model far below it looks in the wrong place.
+
+    Args:
+        model: an attention model with ``attend`` and a ``classifier`` on ``(B, 1, h, w)``
+            glimpses (:class:`~stnutils.models.HeatATN`, ``FastATN``, ``ATN``, ...).
+        dataset: e.g. :class:`stnutils.data.NoisyMNIST128` (``batch`` gives the offsets).
+        n: samples, in [1, len(dataset)].
+
+    Returns:
+        ``{"correct": (n,) bool`` (own glimpse), ``"oracle_correct": (n,) bool``,
+        ``"distance": (n,)`` pixels between the glimpse centre and the digit ``}``.
+
+    Raises:
+        ValueError: a model without ``classifier`` or a dataset without offsets.
+    """
+    check_positive_int("n", n)
+    if not isinstance(getattr(model, "classifier", None), torch.nn.Module):
+        raise ValueError(f"model must have a 'classifier' module reading its glimpse, {type(model).__name__} has none")
+    own, oracle, dist = [], [], []
+    for batch in predictions(model, dataset, n, batch_size, attend=True):
+        if batch.offsets is None:
+            raise ValueError("dataset must give the digits' offsets (batch() -> images, labels, offsets)")
+        att, size = batch.attention, batch.images.shape[-2:]
+        theta = att.theta.clone()
+        theta[:, :, 2] = offset_to_theta(batch.offsets.to(theta.dtype), size)[:, :, 2]
+        with torch.no_grad():
+            glimpse = grid_sample_fill(batch.images, affine_grid(theta, att.glimpse.shape[-2:], theta.dtype), fill=0.5)
+            oracle.append((model.classifier(glimpse).argmax(1) == batch.labels).cpu())
+        own.append(batch.correct.cpu())
+        dist.append(torch.linalg.vector_norm(att.offset.double() - batch.offsets.double(), dim=1).cpu())
+    return {"correct": torch.cat(own).numpy(), "oracle_correct": torch.cat(oracle).numpy(),
+            "distance": torch.cat(dist).numpy()}
 
 
 def angle_difference(a, b) -> np.ndarray:

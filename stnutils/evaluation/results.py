@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ..io import read_json, write_json
 from ..provenance import check_profile
@@ -198,23 +198,30 @@ def load_results(profile: str, root: Optional[PathLike] = None, kind: str = "ben
     return rows
 
 
-def with_training(rows: Iterable[dict], config: dict, provenance: dict) -> List[dict]:
+def with_training(rows: Iterable[dict], config: dict, provenance: dict,
+                  history: Optional[Sequence[dict]] = None) -> List[dict]:
     """``rows`` with what trained their model: ``schedule``, ``seed`` (the training seed),
-    ``train_scenes``, ``train_device`` and ``train_commit``.
+    ``train_scenes``, ``train_device``, ``train_commit`` and, given the run's ``history``,
+    ``train_seconds`` (the sum of its epochs' wall times, seconds).
 
     Args:
         config: the run's TrainConfig dict (``schedule``, ``seed``, ``epochs``, ``samples_per_epoch``).
         provenance: the run's provenance (``device``, ``git_commit``).
+        history: the run's epochs (each with ``seconds``), or None.
 
     Example:
         >>> cfg = dict(schedule="atn", seed=2, epochs=3, samples_per_epoch=100)
         >>> r = with_training([dict(model="atn", accuracy=0.5)], cfg, dict(device="cpu", git_commit="abc"))[0]
         >>> r["schedule"], r["seed"], r["train_scenes"], r["train_device"], r["train_commit"]
         ('atn', 2, 300, 'cpu', 'abc')
+        >>> with_training([{}], cfg, {}, history=[{"seconds": 1.5}, {"seconds": 2.0}])[0]["train_seconds"]
+        3.5
     """
     trained = dict(schedule=config["schedule"], seed=config["seed"],
                    train_scenes=int(config["epochs"]) * int(config["samples_per_epoch"]),
                    train_device=provenance.get("device"), train_commit=provenance.get("git_commit"))
+    if history:
+        trained["train_seconds"] = round(sum(float(h["seconds"]) for h in history), 1)
     return [dict(row, **trained) for row in rows]
 
 

@@ -73,7 +73,9 @@ def results_table(
     check_choice("fmt", fmt, ("records", "markdown"))
     if reference is None:
         reference = seed_rows()
-    own = _lines(rows, "this book")
+    rows = list(rows)  # several training seeds: their mean and std (rows aggregated already pass)
+    own = _lines(aggregate_seeds([r for r in rows if "n_seeds" not in r]) + [r for r in rows if "n_seeds" in r],
+                 "this book")
     ref = _lines(reference, "reference")
     for key in own:
         ref.pop(key, None)  # a reference line with the very same name is shadowed

@@ -25,14 +25,21 @@ name                  input  design
 """
 from __future__ import annotations
 
-from typing import Dict, NamedTuple, Sequence, Tuple
+from typing import Dict, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
 from ..validation import check_positive_int, check_range
 from .classifiers import GLIMPSE, Classifier128, LeNet, check_images
-from .localisation import RetinaMLP, heat_map_net, pooled_localisation, soft_argmax, tutorial_localisation
+from .localisation import (
+    RetinaMLP,
+    heat_map_net,
+    local_soft_argmax,
+    pooled_localisation,
+    soft_argmax,
+    tutorial_localisation,
+)
 from .retina import PolarLogRetina
 from .tps import TPSGrid, tps_control_points
 from .transformer import SpatialTransformer, affine_grid, attention_theta, grid_sample_fill, theta_to_offset
@@ -241,6 +248,10 @@ class HeatATN(AttentionModel):
         gain: the heat-map logits are multiplied by it. From a zero last conv, a softmax over
             256 cells only peaks once logits differ by about 10; without a gain, Adam needs
             thousands of steps to get there.
+        window: None (default), or in eval mode only, the soft-argmax over the ``(2 window + 1)^2``
+            cells around the peak (:func:`~stnutils.models.localisation.local_soft_argmax`):
+            without the pull of diffuse far heat toward the centre (week 11). Training keeps the
+            global soft-argmax, whose gradient reaches every cell.
 
     Example:
         >>> m = HeatATN()
@@ -252,21 +263,28 @@ class HeatATN(AttentionModel):
     name = "heat_atn"
     image_size = 128
 
-    def __init__(self, init_scale: float = ATTENTION_SCALE, pool: int = 4, width: int = 16, gain: float = 20.0):
+    def __init__(self, init_scale: float = ATTENTION_SCALE, pool: int = 4, width: int = 16, gain: float = 20.0,
+                 window: Optional[int] = None):
         super().__init__()
         check_range("init_scale", init_scale, 0, 1, low_open=True)
         check_positive_int("pool", pool)
         if 128 % (2 * pool):
             raise ValueError(f"pool must divide 64 (the map has 128 / (2 pool) cells a side), got {pool}")
         check_range("gain", gain, 0, None, low_open=True)
-        self.config = {"init_scale": float(init_scale), "pool": pool, "width": width, "gain": float(gain)}
+        if window is not None:
+            check_positive_int("window", window)
+        # "window" is absent from the configs of older runs: they build with None, as they were
+        self.config = {"init_scale": float(init_scale), "pool": pool, "width": width, "gain": float(gain),
+                       "window": None if window is None else int(window)}
         self.heat = heat_map_net(pool, width)
         self.zoom = _LogScale(init_scale)
         self.classifier = LeNet()
 
     def attend(self, x: torch.Tensor) -> Attention:
         check_images(x, self.image_size)
-        centre = soft_argmax(self.heat(x)[:, 0] * self.config["gain"])
+        logits = self.heat(x)[:, 0] * self.config["gain"]
+        window = self.config.get("window")
+        centre = soft_argmax(logits) if window is None or self.training else local_soft_argmax(logits, window)
         theta = attention_theta(self.zoom().expand(len(x)), centre[:, 0], centre[:, 1])
         grid = affine_grid(theta, GLIMPSE, x.dtype)
         glimpse = grid_sample_fill(x, grid, fill=0.5)

@@ -84,6 +84,9 @@ class TrainConfig:
     epochs_per_stage: int = 1
     contrast: Union[float, Tuple[float, float]] = 0.7  # digit contrast before the final phase: c or (c_min, c_max)
     eccentricity_dist: str = "halfnormal"  # tasks 60/128: "halfnormal" |N(0, std)| or "uniform" U(0, std)
+    # tasks 60/128: the largest training radius, pixels (None: the benchmark's 40, or (size - 28) / 2 if smaller);
+    # above 40, the benchmark's outermost ring is no longer the edge of what the model saw
+    eccentricity_max: Optional[float] = None
     final_contrast_epochs: int = 0  # the last epochs draw the contrast from final_contrast
     final_contrast: Tuple[float, float] = (0.3, 0.7)
     noise: float = 0.75  # MotionCloud background amplitude
@@ -133,6 +136,12 @@ class TrainConfig:
         if self.eccentricity_dist != "halfnormal" and self.task == "28":
             raise ValueError(f"eccentricity_dist is for tasks '60' and '128' (NoisyMNIST128), got "
                              f"{self.eccentricity_dist!r} with task '28'")
+        if self.eccentricity_max is not None:
+            if self.task == "28":
+                raise ValueError(f"eccentricity_max is for tasks '60' and '128' (NoisyMNIST128), got "
+                                 f"{self.eccentricity_max!r} with task '28'")
+            reach = (SCENE_SIZE[self.task] - 28) / 2
+            self.eccentricity_max = float(check_range("eccentricity_max", self.eccentricity_max, 0, reach))
         if isinstance(self.final_contrast_epochs, bool) or not isinstance(self.final_contrast_epochs, int):
             raise ValueError(f"final_contrast_epochs must be an integer, got {self.final_contrast_epochs!r}")
         check_range("final_contrast_epochs", self.final_contrast_epochs, 0, self.epochs)

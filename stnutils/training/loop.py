@@ -92,7 +92,8 @@ def make_dataset(cfg: TrainConfig, train: bool, seed: int, std: float, contrast,
     if cfg.task == "28":
         return NoisyMNIST28(shift_std=std, rotation=cfg.rotation, **common)
     size = SCENE_SIZE[cfg.task]
-    return NoisyMNIST128(size=size, eccentricity_std=std, eccentricity_max=min(40.0, (size - 28) / 2),
+    reach = min(40.0, (size - 28) / 2) if cfg.eccentricity_max is None else cfg.eccentricity_max
+    return NoisyMNIST128(size=size, eccentricity_std=std, eccentricity_max=reach,
                          eccentricity_dist=cfg.eccentricity_dist, **common)
 
 

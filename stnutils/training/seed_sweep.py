@@ -105,7 +105,7 @@ def sweep(
                 new = with_training(benchmark(run.model, schedule, profile, n_per_cell=n, seed=test_seed,
                                               device=device, data_root=data_root,
                                               input_size=input_size(run.config["model"]), **grid),
-                                    run.config, run.provenance)
+                                    run.config, run.provenance, run.history)
             swept = {(r["schedule"], r["profile"], r["seed"]) for r in new}
             rows = [r for r in rows if (r.get("schedule"), r.get("profile"), r.get("seed")) not in swept] + new
             write_results(rows, out)
