@@ -87,7 +87,8 @@ def aggregate_seeds(rows: Iterable[dict]) -> List[dict]:
 
     Rows of one cell are told apart by their ``"seed"`` (the training seed; a row without
     one counts as its own seed ``None``); when a seed appears twice in a cell the later row
-    wins, as in :func:`group_rows`.
+    wins, as in :func:`group_rows`. Rows aggregated already (with ``n_seeds``) pass as they
+    are, so aggregating twice changes nothing.
 
     Returns:
         rows in the input's order of first appearance, each the first row of its cell with
@@ -101,15 +102,23 @@ def aggregate_seeds(rows: Iterable[dict]) -> List[dict]:
         >>> r = aggregate_seeds(rows)[0]
         >>> round(r["accuracy"], 6), round(r["std"], 6), r["seeds"], r["n_seeds"]
         (0.9, 0.1, [0, 1, 2], 3)
+        >>> aggregate_seeds(aggregate_seeds(rows)) == aggregate_seeds(rows)
+        True
     """
     cells: Dict[tuple, dict] = {}
     for row in rows:
         key = (str(row["model"]), str(row["profile"]), contrast_key(row["contrast"]),
                eccentricity_key(row["eccentricity"]))
+        if "n_seeds" in row:
+            cells[key] = {"aggregated": row}
+            continue
         cell = cells.setdefault(key, {"first": row, "by_seed": {}})
         cell["by_seed"][row.get("seed")] = float(row["accuracy"])
     out = []
     for cell in cells.values():
+        if "aggregated" in cell:
+            out.append(cell["aggregated"])
+            continue
         seeds = sorted(cell["by_seed"], key=lambda s: (s is None, s if s is not None else 0))
         values = [cell["by_seed"][s] for s in seeds]
         mean = sum(values) / len(values)

@@ -73,9 +73,7 @@ def results_table(
     check_choice("fmt", fmt, ("records", "markdown"))
     if reference is None:
         reference = seed_rows()
-    rows = list(rows)  # several training seeds: their mean and std (rows aggregated already pass)
-    own = _lines(aggregate_seeds([r for r in rows if "n_seeds" not in r]) + [r for r in rows if "n_seeds" in r],
-                 "this book")
+    own = _lines(aggregate_seeds(rows), "this book")  # several training seeds: their mean and std
     ref = _lines(reference, "reference")
     for key in own:
         ref.pop(key, None)  # a reference line with the very same name is shadowed

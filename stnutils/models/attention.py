@@ -283,7 +283,7 @@ class HeatATN(AttentionModel):
     def attend(self, x: torch.Tensor) -> Attention:
         check_images(x, self.image_size)
         logits = self.heat(x)[:, 0] * self.config["gain"]
-        window = self.config.get("window")
+        window = self.config["window"]
         centre = soft_argmax(logits) if window is None or self.training else local_soft_argmax(logits, window)
         theta = attention_theta(self.zoom().expand(len(x)), centre[:, 0], centre[:, 1])
         grid = affine_grid(theta, GLIMPSE, x.dtype)
