@@ -27,7 +27,7 @@ from .training.checkpoint import CheckpointError, load_checkpoint, load_model
 from .training.distributed import env_world
 from .training.loop import TrainingDivergedError, fit
 from .training.schedules import SCHEDULES, get_config, schedule_table
-from .training.seed_sweep import sweep
+from .training.seed_sweep import map_sweep, sweep
 from .training.whatwhere import fit_two_stage, is_two_stage
 
 __all__ = ["main", "build_parser"]
@@ -109,8 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--seeds", type=int, nargs="+", required=True, metavar="SEED", help="training seeds, e.g. 0 1 2")
     w.add_argument("--out", required=True, type=Path, metavar="PATH",
                    help="results file, e.g. results/sweep_quick.json")
-    w.add_argument("--n", type=int, default=None, metavar="N", help="test scenes per cell (default: 400 at quick)")
+    w.add_argument("--n", type=int, default=None, metavar="N",
+                   help="test scenes per cell (default: 400 at quick; with --accuracy-map, digits per map cell, "
+                        "40 at quick)")
     w.add_argument("--test-seed", type=int, default=0, help="seed of the test scenes, the same for every run")
+    w.add_argument("--accuracy-map", action="store_true",
+                   help="28x28 schedules: measure each run's accuracy map over every shift of -27..27 px "
+                        "(central and general accuracy) instead of the 128x128 benchmark; --n is digits a cell")
     w.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto; default auto")
     w.add_argument("--data-root", default=None, metavar="PATH", help="folder holding MNIST/raw")
     w.add_argument("--runs", type=Path, default=None, metavar="DIR",
@@ -214,6 +219,10 @@ def _evaluate(args) -> int:
 
 
 def _sweep(args) -> int:
+    if args.accuracy_map:
+        map_sweep(args.schedules, args.profile, args.seeds, args.out, device=args.device, data_root=args.data_root,
+                  runs_root=args.runs, n_per_cell=args.n, test_seed=args.test_seed)
+        return 0
     sweep(args.schedules, args.profile, args.seeds, args.out, device=args.device,
           data_root=args.data_root, runs_root=args.runs, n_per_cell=args.n, test_seed=args.test_seed)
     return 0

@@ -9,6 +9,7 @@ import stnutils as stn
 from stnutils.data import NoisyMNIST128
 from stnutils.models import HeatATN, build_model
 from stnutils.models.localisation import local_soft_argmax, soft_argmax
+from stnutils.models.transformer import affine_grid, attention_theta, grid_sample_fill
 from stnutils.training import TrainConfig, fit, get_config, get_lr, load_history
 
 
@@ -98,6 +99,36 @@ def test_window_changes_the_eval_centre_only_and_round_trips():
     assert build_model("heat_atn", **old).config["window"] is None
     with pytest.raises(ValueError, match="window must be a positive integer"):
         HeatATN(window=0)
+
+
+def test_jitter_averages_nine_glimpses_in_eval_mode_only():
+    torch.manual_seed(0)
+    model = HeatATN(jitter=3.0)
+    model.heat = _FixedHeat(row=5, col=9, low=0.0, high=0.25)
+    torch.nn.init.normal_(model.classifier.net[-1].weight, std=0.5)  # logits that differ from glimpse to glimpse
+    x = torch.rand(3, 1, 128, 128)
+    plain = HeatATN()  # the same model without jitter
+    plain.classifier.load_state_dict(model.classifier.state_dict())
+    plain.heat = model.heat
+    assert torch.equal(model.train().attend(x).logits, plain.train().attend(x).logits)  # training: one glimpse
+    out, ref = model.eval().attend(x), plain.eval().attend(x)
+    assert torch.equal(out.offset, ref.offset) and torch.equal(out.glimpse, ref.glimpse)  # the centre glimpse is kept
+    # by hand: the 3 x 3 centres 3 px apart, each glimpse classified, log-probabilities averaged
+    logps = []
+    for di in (-3.0, 0.0, 3.0):
+        for dj in (-3.0, 0.0, 3.0):
+            centre = ref.offset + torch.tensor([di, dj])
+            theta = attention_theta(ref.theta[:, 0, 0], centre[:, 1] / 64, centre[:, 0] / 64)
+            g = grid_sample_fill(x, affine_grid(theta, 28, x.dtype), fill=0.5)
+            logps.append(torch.log_softmax(model.classifier(g), dim=1))
+    expected = torch.stack(logps).mean(0)
+    assert torch.allclose(out.logits, expected, atol=1e-5)
+    assert not torch.allclose(out.logits, torch.log_softmax(ref.logits, dim=1), atol=1e-3)
+    assert build_model("heat_atn", **model.config).config["jitter"] == 3.0
+    old = {k: v for k, v in HeatATN().config.items() if k != "jitter"}  # a run saved before week 12
+    assert build_model("heat_atn", **old).config["jitter"] is None
+    with pytest.raises(ValueError, match=r"jitter must be in \(0, 14\]"):
+        HeatATN(jitter=0.0)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -3,7 +3,8 @@ import pytest
 
 from stnutils.cli import main
 from stnutils.evaluation import aggregate_seeds, read_results
-from stnutils.training.seed_sweep import sweep
+from stnutils.evaluation.results import aggregate_maps, write_map_rows
+from stnutils.training.seed_sweep import map_sweep, sweep
 
 ECCS = [4.44444444, 40.0]
 
@@ -56,3 +57,38 @@ def test_the_cli_runs_a_sweep(tmp_path, data_root, capsys):
     rows = read_results(out)
     assert {r["seed"] for r in rows} == {3} and len(rows) == 27
     assert "sweep: lenet seed 3 (smoke)" in capsys.readouterr().out
+
+
+def test_map_sweep_measures_each_seed_on_the_full_grid_and_aggregates(tmp_path, data_root, capsys):
+    out, runs = tmp_path / "accuracy_map_smoke.json", tmp_path / "runs"
+    rows = map_sweep(["lenet"], "smoke", [0, 1], out, data_root=data_root, runs_root=runs, n_per_cell=6,
+                     verbose=False)
+    assert read_results(out) == rows and len(rows) == 2
+    for row in rows:
+        for key in ("model", "schedule", "profile", "device", "commit", "seed", "test_seed", "n", "cells",
+                    "central", "general", "train_scenes", "contrast"):
+            assert key in row, key
+        assert 0.0 <= row["general"] <= 1.0 and row["cells"] == 9 and row["offsets"] == [-27, 27, 27]
+    assert rows[0]["central"] != rows[1]["central"] or rows[0]["general"] != rows[1]["general"]
+    agg = aggregate_maps(rows)
+    assert len(agg) == 1 and agg[0]["n_seeds"] == 2
+    assert agg[0]["general"] == pytest.approx((rows[0]["general"] + rows[1]["general"]) / 2)
+    assert agg[0]["general_std"] is not None
+    # seed 1 again: its row replaced, not added
+    again = map_sweep(["lenet"], "smoke", [1], out, data_root=data_root, runs_root=runs, n_per_cell=6, verbose=False)
+    assert len(again) == 2 and sorted(r["seed"] for r in again) == [0, 1]
+    # the CLI's --accuracy-map switch writes the same kind of rows
+    cli_out = tmp_path / "cli.json"
+    assert main(["sweep", "--accuracy-map", "--schedule", "lenet", "--profile", "smoke", "--seeds", "0", "--out",
+                 str(cli_out), "--n", "6", "--device", "cpu", "--data-root", data_root, "--runs", str(runs)]) == 0
+    assert read_results(cli_out)[0]["general"] == rows[0]["general"]
+
+
+def test_map_sweep_refuses_a_128_schedule_and_map_rows_need_their_keys(tmp_path):
+    with pytest.raises(ValueError, match="the accuracy map is for 28x28 schedules"):
+        map_sweep(["heat_atn"], "smoke", [0], tmp_path / "m.json", runs_root=tmp_path)
+    assert not (tmp_path / "m.json").exists()
+    with pytest.raises(ValueError, match=r"accuracy-map rows must have the keys .* lacks \['general'"):
+        write_map_rows([dict(model="lenet", profile="quick", device="cpu", commit="x", central=0.9, n=4,
+                             cells=9)], tmp_path / "m.json")
+    assert not (tmp_path / "m.json").exists()

@@ -37,6 +37,9 @@ __all__ = [
     "group_rows",
     "aggregate_seeds",
     "write_results",
+    "MAP_ROW_KEYS",
+    "write_map_rows",
+    "aggregate_maps",
     "read_results",
     "results_path",
     "load_results",
@@ -153,6 +156,57 @@ def write_results(rows: List[dict], path: Union[str, os.PathLike]) -> Path:
     return write_json(rows, path)
 
 
+#: The keys of an accuracy-map row (:func:`stnutils.training.seed_sweep.map_sweep`).
+MAP_ROW_KEYS = ("model", "profile", "device", "commit", "central", "general", "n", "cells")
+
+
+def write_map_rows(rows: List[dict], path: Union[str, os.PathLike]) -> Path:
+    """Write accuracy-map rows (one per trained run) to ``path``, atomically, as :func:`write_results`.
+
+    Raises:
+        ValueError: a row that is not a dict or lacks a key of :data:`MAP_ROW_KEYS`.
+    """
+    rows = list(rows)
+    for k, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ValueError(f"rows must be dicts, got {type(row).__name__} at position {k}")
+        missing = [key for key in MAP_ROW_KEYS if key not in row]
+        if missing:
+            raise ValueError(f"accuracy-map rows must have the keys {list(MAP_ROW_KEYS)}; row {k} lacks {missing}")
+    return write_json(rows, path)
+
+
+def aggregate_maps(rows: Iterable[dict]) -> List[dict]:
+    """Mean and sample std of ``central`` and ``general`` over the seeds of each ``(schedule, profile)``.
+
+    Returns one dict per group, in the order groups first appear: ``schedule``, ``model``,
+    ``profile``, ``n_seeds``, ``seeds``, ``central``/``general`` (means),
+    ``central_std``/``general_std`` (None for one seed), ``cells``, ``n``.
+
+    Example:
+        >>> rows = [dict(schedule="stn28", model="stn28", profile="quick", seed=s, central=c, general=g,
+        ...              cells=3025, n=40) for s, c, g in [(0, 0.9, 0.40), (1, 0.8, 0.42)]]
+        >>> a = aggregate_maps(rows)[0]
+        >>> a["n_seeds"], round(a["central"], 3), round(a["general"], 3), round(a["general_std"], 4)
+        (2, 0.85, 0.41, 0.0141)
+    """
+    groups: Dict[tuple, List[dict]] = {}
+    for row in rows:
+        groups.setdefault((row.get("schedule", row["model"]), row["profile"]), []).append(row)
+    out = []
+    for (schedule, profile), members in groups.items():
+        agg = dict(schedule=schedule, model=members[0]["model"], profile=profile, n_seeds=len(members),
+                   seeds=[m.get("seed") for m in members], cells=members[0]["cells"], n=members[0]["n"])
+        for key in ("central", "general"):
+            values = [float(m[key]) for m in members]
+            mean = sum(values) / len(values)
+            agg[key] = mean
+            agg[f"{key}_std"] = ((sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+                                 if len(values) > 1 else None)
+        out.append(agg)
+    return out
+
+
 def read_results(path: Union[str, os.PathLike]) -> List[dict]:
     """Rows written by :func:`write_results` (a JSON list; ``{"rows": [...]}`` also accepted)."""
     data = read_json(path)
@@ -170,6 +224,9 @@ RESULT_KINDS = {
                  "`python scripts/run_notebooks.py --profile {profile} --only week09_whatwhere`",
     "sweep": "the seed sweep: `python -m stnutils sweep --profile {profile} --seeds 0 1 2 "
              "--out results/sweep_{profile}.json` (README, Results)",
+    "accuracy_map": "the 28x28 seed sweep: `python -m stnutils sweep --accuracy-map --schedule stn28_loc "
+                    "--schedule stn28 --schedule lenet --profile {profile} --seeds 0 1 2 "
+                    "--out results/accuracy_map_{profile}.json` (README, Results)",
 }
 
 

@@ -252,6 +252,11 @@ class HeatATN(AttentionModel):
             cells around the peak (:func:`~stnutils.models.localisation.local_soft_argmax`):
             without the pull of diffuse far heat toward the centre (week 11). Training keeps the
             global soft-argmax, whose gradient reaches every cell.
+        jitter: None (default), or in eval mode only, the logits are the mean log-probabilities
+            of 9 glimpses: the centre and the 8 points around it at ``jitter`` pixels of the
+            scene along each axis (week 12: a test-time average over the residual error of
+            the glimpse centre). ``theta``, ``grid``, ``glimpse`` and ``offset`` stay the
+            centre glimpse's.
 
     Example:
         >>> m = HeatATN()
@@ -264,7 +269,7 @@ class HeatATN(AttentionModel):
     image_size = 128
 
     def __init__(self, init_scale: float = ATTENTION_SCALE, pool: int = 4, width: int = 16, gain: float = 20.0,
-                 window: Optional[int] = None):
+                 window: Optional[int] = None, jitter: Optional[float] = None):
         super().__init__()
         check_range("init_scale", init_scale, 0, 1, low_open=True)
         check_positive_int("pool", pool)
@@ -273,9 +278,12 @@ class HeatATN(AttentionModel):
         check_range("gain", gain, 0, None, low_open=True)
         if window is not None:
             check_positive_int("window", window)
-        # "window" is absent from the configs of older runs: they build with None, as they were
+        if jitter is not None:
+            check_range("jitter", jitter, 0, 14, low_open=True)
+        # "window" and "jitter" are absent from the configs of older runs: they build with None, as they were
         self.config = {"init_scale": float(init_scale), "pool": pool, "width": width, "gain": float(gain),
-                       "window": None if window is None else int(window)}
+                       "window": None if window is None else int(window),
+                       "jitter": None if jitter is None else float(jitter)}
         self.heat = heat_map_net(pool, width)
         self.zoom = _LogScale(init_scale)
         self.classifier = LeNet()
@@ -285,10 +293,31 @@ class HeatATN(AttentionModel):
         logits = self.heat(x)[:, 0] * self.config["gain"]
         window = self.config["window"]
         centre = soft_argmax(logits) if window is None or self.training else local_soft_argmax(logits, window)
-        theta = attention_theta(self.zoom().expand(len(x)), centre[:, 0], centre[:, 1])
+        scale = self.zoom().expand(len(x))
+        theta = attention_theta(scale, centre[:, 0], centre[:, 1])
         grid = affine_grid(theta, GLIMPSE, x.dtype)
         glimpse = grid_sample_fill(x, grid, fill=0.5)
-        return Attention(self.classifier(glimpse), theta, grid, glimpse, theta_to_offset(theta, self.image_size))
+        jitter = self.config.get("jitter")
+        if jitter is None or self.training:
+            logits = self.classifier(glimpse)
+        else:
+            logits = self._jittered_logits(x, scale, centre, jitter)
+        return Attention(logits, theta, grid, glimpse, theta_to_offset(theta, self.image_size))
+
+    def _jittered_logits(self, x: torch.Tensor, scale: torch.Tensor, centre: torch.Tensor,
+                         jitter: float) -> torch.Tensor:
+        """Mean log-softmax of the 3 x 3 glimpses around ``centre`` (``(N, 2)``, normalised), ``jitter`` px apart."""
+        n = len(x)
+        step = 2.0 * jitter / self.image_size  # pixels -> normalised units
+        d = torch.tensor([-step, 0.0, step], dtype=x.dtype, device=x.device)
+        dx, dy = d.repeat(3), d.repeat_interleave(3)  # (9,): the centre is index 4
+        cx = (centre[:, 0:1] + dx).reshape(-1)
+        cy = (centre[:, 1:2] + dy).reshape(-1)
+        theta = attention_theta(scale.repeat_interleave(9), cx, cy)
+        scenes = x.repeat_interleave(9, dim=0)
+        glimpses = grid_sample_fill(scenes, affine_grid(theta, GLIMPSE, x.dtype), fill=0.5)
+        logp = torch.log_softmax(self.classifier(glimpses), dim=1).view(n, 9, -1)
+        return logp.mean(1)
 
     def parts(self) -> Dict[str, nn.Module]:
         """``{"localisation", "head", "classifier"}``: the heat map's convs and the zoom, its last conv, LeNet."""

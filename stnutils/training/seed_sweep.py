@@ -12,6 +12,10 @@ Example (from the repository root; the book's results page reads the file)::
 
     python -m stnutils sweep --schedule heat_atn --schedule fast_atn_aux --profile quick \\
         --seeds 0 1 2 --out results/sweep_quick.json
+
+:func:`map_sweep` is the same for the 28x28 task: each seed's accuracy map over the seed's
+full grid of shifts (-27..27 px, every pixel), summarised as *central* and *general*
+accuracy (``python -m stnutils sweep --accuracy-map ...``).
 """
 from __future__ import annotations
 
@@ -20,19 +24,24 @@ import time
 from pathlib import Path
 from typing import List, Optional, Sequence, Union
 
-from ..evaluation.metrics import benchmark
-from ..evaluation.results import read_results, with_training, write_results
+from ..evaluation.metrics import accuracy_map, benchmark
+from ..evaluation.results import read_results, with_training, write_map_rows, write_results
 from ..models.registry import input_size
-from ..provenance import check_profile
+from ..provenance import check_profile, describe_device, git_commit, resolve_device
 from ..validation import check_choice
 from .runs import trained_model
 from .schedules import SCHEDULES
 from .whatwhere import is_two_stage, whatwhere_rows
 
-__all__ = ["sweep", "TEST_SCENES"]
+__all__ = ["sweep", "map_sweep", "TEST_SCENES", "MAP_DIGITS"]
 
 #: Test scenes per (contrast, eccentricity) per profile, as weeks 7 and 9.
 TEST_SCENES = {"smoke": 4, "quick": 400, "full": 1000}
+#: Test digits per accuracy-map cell per profile; the map has 55 x 55 cells (smoke: 3 x 3).
+MAP_DIGITS = {"smoke": 4, "quick": 40, "full": 200}
+#: Shifts of the accuracy map per profile: the seed's full grid, every pixel of -27..27
+#: (smoke: a 3 x 3 grid, seconds).
+MAP_OFFSETS = {"smoke": [-27, 0, 27], "quick": list(range(-27, 28)), "full": list(range(-27, 28))}
 
 
 def _seeds(seeds: Sequence[int]) -> List[int]:
@@ -42,6 +51,13 @@ def _seeds(seeds: Sequence[int]) -> List[int]:
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must not repeat, got {seeds!r}")
     return seeds
+
+
+def _check_n(n_per_cell, default: int) -> int:
+    n = default if n_per_cell is None else n_per_cell
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n_per_cell must be a positive integer, got {n_per_cell!r}")
+    return n
 
 
 def sweep(
@@ -87,9 +103,7 @@ def sweep(
     if not schedules:
         raise ValueError("schedules must name at least one schedule, got an empty list")
     seeds = _seeds(seeds)
-    n = TEST_SCENES[profile] if n_per_cell is None else n_per_cell
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n_per_cell must be a positive integer, got {n_per_cell!r}")
+    n = _check_n(n_per_cell, TEST_SCENES[profile])
     out = Path(out)
     rows = read_results(out) if out.is_file() else []
     grid = {} if eccentricities is None else {"eccentricities": list(eccentricities)}
@@ -112,4 +126,74 @@ def sweep(
             if verbose:
                 print(f"sweep: {schedule} seed {seed} ({profile}): {len(new)} rows in {time.time() - t0:.0f} s "
                       f"-> {out}")
+    return rows
+
+
+def map_sweep(
+    schedules: Sequence[str],
+    profile: str,
+    seeds: Sequence[int],
+    out: Union[str, os.PathLike],
+    *,
+    device: str = "cpu",
+    data_root: Optional[Union[str, os.PathLike]] = None,
+    runs_root: Optional[Union[str, os.PathLike]] = None,
+    n_per_cell: Optional[int] = None,
+    test_seed: int = 0,
+    contrast: float = 0.7,
+    verbose: bool = True,
+) -> List[dict]:
+    """Train every ``(schedule, seed)`` of a 28x28 schedule and measure its accuracy map.
+
+    The map covers the seed's grid (every shift of -27..27 px, :data:`MAP_OFFSETS`), the
+    same digits and backgrounds (``test_seed``) in every cell and for every run. One row per
+    run, merged into ``out`` as :func:`sweep` does (rewritten atomically after every run).
+
+    Args:
+        schedules: 28x28 schedules (``lenet``, ``stn28``, ``stn28_loc``, ...).
+        profile, seeds, out, device, data_root, runs_root, test_seed: as for :func:`sweep`.
+        n_per_cell: test digits per cell (default :data:`MAP_DIGITS` of the profile).
+        contrast: digit contrast of the map, in (0, 1] (week 2: 0.7).
+
+    Returns:
+        every row of ``out`` after the sweep: ``model``, ``schedule``, ``profile``,
+        ``device``, ``commit``, ``seed``, ``test_seed``, ``contrast``, ``n`` (digits a cell),
+        ``cells``, ``offsets`` (first, last, step), ``central``, ``general`` and the
+        ``train_*`` keys of :func:`~stnutils.evaluation.results.with_training`.
+
+    Raises:
+        ValueError: an unknown schedule or profile, a schedule whose model is not 28x28,
+            bad seeds or ``n_per_cell``.
+    """
+    check_profile(profile)
+    schedules = [check_choice("schedule", s, list(SCHEDULES)) for s in schedules]
+    if not schedules:
+        raise ValueError("schedules must name at least one schedule, got an empty list")
+    wrong = [s for s in schedules if is_two_stage(s) or input_size(SCHEDULES[s]["model"]) != 28]
+    if wrong:
+        raise ValueError(f"the accuracy map is for 28x28 schedules; {wrong} are not (use sweep for the benchmark)")
+    seeds = _seeds(seeds)
+    n = _check_n(n_per_cell, MAP_DIGITS[profile])
+    offsets = MAP_OFFSETS[profile]
+    out = Path(out)
+    rows = read_results(out) if out.is_file() else []
+    device_name, commit = describe_device(resolve_device(device)), git_commit()
+    for schedule in schedules:
+        for seed in seeds:
+            t0 = time.time()
+            run = trained_model(schedule, profile, seed=seed, device=device, data_root=data_root,
+                                root=runs_root, verbose=verbose)
+            amap = accuracy_map(run.model, offsets=offsets, n_per_cell=n, seed=test_seed, contrast=contrast,
+                                device=device, data_root=data_root, progress=verbose)
+            row = dict(model=run.config["model"], profile=profile, device=device_name,
+                       commit=commit, test_seed=test_seed, contrast=contrast, n=n,
+                       cells=len(offsets) ** 2, offsets=[offsets[0], offsets[-1], offsets[1] - offsets[0]],
+                       central=amap["central"], general=amap["general"])
+            new = with_training([row], run.config, run.provenance, run.history)
+            rows = [r for r in rows if (r.get("schedule"), r.get("profile"), r.get("seed")) !=
+                    (schedule, profile, seed)] + new
+            write_map_rows(rows, out)
+            if verbose:
+                print(f"map sweep: {schedule} seed {seed} ({profile}): central {amap['central']:.3f}, "
+                      f"general {amap['general']:.3f} in {time.time() - t0:.0f} s -> {out}")
     return rows
