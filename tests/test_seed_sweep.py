@@ -69,6 +69,9 @@ def test_map_sweep_measures_each_seed_on_the_full_grid_and_aggregates(tmp_path, 
                     "central", "general", "train_scenes", "contrast"):
             assert key in row, key
         assert 0.0 <= row["general"] <= 1.0 and row["cells"] == 9 and row["offsets"] == [-27, 27, 27]
+        # the central accuracy on its own 8 digits at (0, 0); the map's cell there has only 6
+        assert row["central_n"] == 8 and round(row["central"] * 8) == row["central"] * 8
+        assert round(row["map_central"] * 6, 6) == round(row["map_central"] * 6)
     assert rows[0]["central"] != rows[1]["central"] or rows[0]["general"] != rows[1]["general"]
     agg = aggregate_maps(rows)
     assert len(agg) == 1 and agg[0]["n_seeds"] == 2

@@ -20,10 +20,11 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 from ..models.registry import REGISTRY
 from ..validation import check_choice
 from .metrics import BENCHMARK_CONTRASTS
-from .reference import seed_label, seed_rows
-from .results import aggregate_seeds, contrast_key, eccentricity_key, group_rows
+from .reference import SEED_ACCURACY_MAP, seed_label, seed_rows
+from .results import aggregate_maps, aggregate_seeds, contrast_key, eccentricity_key, group_rows
 
-__all__ = ["SEED_COUNTERPARTS", "results_table", "summary_table", "compute_summary", "target_gaps", "describe_gaps"]
+__all__ = ["SEED_COUNTERPARTS", "results_table", "summary_table", "compute_summary", "target_gaps", "describe_gaps",
+           "map_table"]
 
 #: This book's models and the seed model each one reproduces on the benchmark (from the
 #: registry: the What pathway alone on the central patch is the What/Where model with 0
@@ -317,3 +318,44 @@ def describe_gaps(gaps: List[dict], what: str) -> str:
     tail = (f"; worst {worst['accuracy']:.3f} against {worst['target']:.3f} ({worst['gap']:+.3f}) at contrast "
             f"{worst['contrast']:g}, {worst['eccentricity']:.1f} px")
     return f"{what}: met at {met} of {len(gaps)} cells" + (tail if met < len(gaps) else "; lowest margin" + tail[7:])
+
+
+_MAP_LABELS = {"stn_28x28": "STN 28×28 (seed)", "what_pathway": "What pathway (seed)"}
+
+
+def _mean_std(mean: float, std: Optional[float]) -> str:
+    return f"{mean:.3f}" if std is None else f"{mean:.3f} ± {std:.3f}"
+
+
+def map_table(rows: Iterable[dict], reference: Optional[Dict[str, Dict[str, float]]] = None) -> str:
+    """The 28x28 task's summary as a Markdown table: central and general accuracy per schedule.
+
+    One line per ``(schedule, profile)`` of accuracy-map rows
+    (:func:`stnutils.training.seed_sweep.map_sweep`), mean ± std over its seeds, then one
+    line per seed model of ``reference`` (default: the seed lab book's STN 28x28 and What
+    pathway, :data:`~stnutils.evaluation.reference.SEED_ACCURACY_MAP`). The last two columns
+    say by how much each mean is above (+) or below (-) the seed's STN and What pathway.
+
+    Example:
+        >>> rows = [dict(schedule="stn28_loc", model="stn28", profile="quick", seed=s, central=0.9, general=g,
+        ...              cells=3025, n=40, train_scenes=160000) for s, g in [(0, 0.40), (1, 0.44)]]
+        >>> print(map_table(rows).splitlines()[2])
+        | stn28_loc | quick | 2 | 160,000 | 0.900 ± 0.000 | 0.420 ± 0.028 | +0.020 / +0.060 | -0.010 / +0.080 |
+    """
+    reference = SEED_ACCURACY_MAP if reference is None else reference
+    stn, what = reference.get("stn_28x28"), reference.get("what_pathway")
+    lines = ["| schedule | profile | seeds | training scenes | central | general | central − seed STN / What "
+             "| general − seed STN / What |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    scenes = {(r.get("schedule", r["model"]), r["profile"]): r.get("train_scenes") for r in rows}
+    for agg in aggregate_maps(rows):
+        n_scenes = scenes[(agg["schedule"], agg["profile"])]
+        n_scenes = "" if n_scenes is None else f"{n_scenes:,}"
+        gaps = [" / ".join(f"{agg[key] - ref[key]:+.3f}" for ref in (stn, what) if ref)
+                for key in ("central", "general")]
+        lines.append(f"| {agg['schedule']} | {agg['profile']} | {agg['n_seeds']} | {n_scenes} | "
+                     f"{_mean_std(agg['central'], agg['central_std'])} | "
+                     f"{_mean_std(agg['general'], agg['general_std'])} | {gaps[0]} | {gaps[1]} |")
+    for name, ref in reference.items():
+        label = _MAP_LABELS.get(name, name)
+        lines.append(f"| {label} | seed | | | {ref['central']:.2f} | {ref['general']:.2f} | | |")
+    return "\n".join(lines)
