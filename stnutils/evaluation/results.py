@@ -124,10 +124,26 @@ def aggregate_seeds(rows: Iterable[dict]) -> List[dict]:
             continue
         seeds = sorted(cell["by_seed"], key=lambda s: (s is None, s if s is not None else 0))
         values = [cell["by_seed"][s] for s in seeds]
-        mean = sum(values) / len(values)
-        std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else None
+        mean, std = _mean_std(values)
         out.append(dict(cell["first"], accuracy=mean, std=std, seeds=seeds, n_seeds=len(values), accuracies=values))
     return out
+
+
+def _mean_std(values: List[float]) -> Tuple[float, Optional[float]]:
+    """The mean and the sample standard deviation (None for one value) of ``values``."""
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else None
+    return mean, std
+
+
+def _check_rows(rows: List[dict], keys: Sequence[str], what: str) -> None:
+    """Raise ValueError for a row that is not a dict or lacks one of ``keys`` (``what``: "rows", ...)."""
+    for k, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ValueError(f"rows must be dicts, got {type(row).__name__} at position {k}")
+        missing = [key for key in keys if key not in row]
+        if missing:
+            raise ValueError(f"{what} must have the keys {list(keys)}; row {k} lacks {missing}")
 
 
 def write_results(rows: List[dict], path: Union[str, os.PathLike]) -> Path:
@@ -147,12 +163,7 @@ def write_results(rows: List[dict], path: Union[str, os.PathLike]) -> Path:
         ValueError: a row that is not a dict or lacks a key of :data:`ROW_KEYS`.
     """
     rows = list(rows)
-    for k, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise ValueError(f"rows must be dicts, got {type(row).__name__} at position {k}")
-        missing = [key for key in ROW_KEYS if key not in row]
-        if missing:
-            raise ValueError(f"rows must have the keys {list(ROW_KEYS)}; row {k} lacks {missing}")
+    _check_rows(rows, ROW_KEYS, "rows")
     return write_json(rows, path)
 
 
@@ -167,12 +178,7 @@ def write_map_rows(rows: List[dict], path: Union[str, os.PathLike]) -> Path:
         ValueError: a row that is not a dict or lacks a key of :data:`MAP_ROW_KEYS`.
     """
     rows = list(rows)
-    for k, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise ValueError(f"rows must be dicts, got {type(row).__name__} at position {k}")
-        missing = [key for key in MAP_ROW_KEYS if key not in row]
-        if missing:
-            raise ValueError(f"accuracy-map rows must have the keys {list(MAP_ROW_KEYS)}; row {k} lacks {missing}")
+    _check_rows(rows, MAP_ROW_KEYS, "accuracy-map rows")
     return write_json(rows, path)
 
 
@@ -198,11 +204,7 @@ def aggregate_maps(rows: Iterable[dict]) -> List[dict]:
         agg = dict(schedule=schedule, model=members[0]["model"], profile=profile, n_seeds=len(members),
                    seeds=[m.get("seed") for m in members], cells=members[0]["cells"], n=members[0]["n"])
         for key in ("central", "general"):
-            values = [float(m[key]) for m in members]
-            mean = sum(values) / len(values)
-            agg[key] = mean
-            agg[f"{key}_std"] = ((sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5
-                                 if len(values) > 1 else None)
+            agg[key], agg[f"{key}_std"] = _mean_std([float(m[key]) for m in members])
         out.append(agg)
     return out
 

@@ -56,6 +56,13 @@ def _seeds(seeds: Sequence[int]) -> List[int]:
     return seeds
 
 
+def _schedules(schedules: Sequence[str]) -> List[str]:
+    schedules = [check_choice("schedule", s, list(SCHEDULES)) for s in schedules]
+    if not schedules:
+        raise ValueError("schedules must name at least one schedule, got an empty list")
+    return schedules
+
+
 def _check_n(n_per_cell, default: int) -> int:
     n = default if n_per_cell is None else n_per_cell
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -102,9 +109,7 @@ def sweep(
         ValueError: an unknown schedule or profile, bad seeds or ``n_per_cell``.
     """
     check_profile(profile)
-    schedules = [check_choice("schedule", s, list(SCHEDULES)) for s in schedules]
-    if not schedules:
-        raise ValueError("schedules must name at least one schedule, got an empty list")
+    schedules = _schedules(schedules)
     seeds = _seeds(seeds)
     n = _check_n(n_per_cell, TEST_SCENES[profile])
     out = Path(out)
@@ -172,9 +177,7 @@ def map_sweep(
             bad seeds or ``n_per_cell``.
     """
     check_profile(profile)
-    schedules = [check_choice("schedule", s, list(SCHEDULES)) for s in schedules]
-    if not schedules:
-        raise ValueError("schedules must name at least one schedule, got an empty list")
+    schedules = _schedules(schedules)
     wrong = [s for s in schedules if is_two_stage(s) or input_size(SCHEDULES[s]["model"]) != 28]
     if wrong:
         raise ValueError(f"the accuracy map is for 28x28 schedules; {wrong} are not (use sweep for the benchmark)")
