@@ -204,8 +204,8 @@ def test_every_schedule_has_three_profiles_of_the_same_shape(name):
 def test_schedules_for_lists_the_schedules_of_a_model_in_order():
     from stnutils.models import MODEL_NAMES
 
-    assert schedules_for("stn28") == ["stn28", "stn28_adam", "stn28_loc", "stn28_loc_long", "stn28_loc_wide",
-                                      "stn28_rot"]
+    assert schedules_for("stn28") == ["stn28", "stn28_adam", "stn28_loc", "stn28_loc_long", "stn28_loc_longer",
+                                      "stn28_loc_wide", "stn28_rot"]
     assert schedules_for("fast_atn") == ["fast_atn", "fast_atn_aux"]
     assert schedules_for("tps_stn") == ["tps_stn", "tps_rot"]
     assert schedules_for("stn60") == ["stn60", "stn60_constant"]
